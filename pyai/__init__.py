@@ -1,0 +1,1 @@
+"""pyai: durable conversation memory for AI agents."""

@@ -1,0 +1,270 @@
+"""The message model and its storage encoding, shared by every backend.
+
+Backends never see a :class:`Message` on the way in: the facade validates it and turns
+it into a :class:`MessageRecord` (JSON text for the structured fields), so every backend
+stores exactly the same bytes and rejects exactly the same input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Annotated, Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import ValidationError
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_ROLE_LENGTH",
+    "Message",
+    "MessageRecord",
+    "StrictStrOrNone",
+    "build_message",
+    "check_id",
+    "decode_json",
+    "decode_message",
+    "encode_json",
+    "encode_message",
+    "to_message",
+]
+
+MAX_ROLE_LENGTH = 64
+MAX_ID_LENGTH = 255
+
+StrictStrOrNone = StrictStr | None
+
+_JSON_SEPARATORS = (",", ":")
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=_JSON_SEPARATORS).encode
+_loads = json.loads
+
+
+class Message(BaseModel):
+    """One message of a conversation.
+
+    ``seq`` (1-based position, strictly increasing, never reused) and ``created_at``
+    (timezone-aware UTC) are assigned by the store; every other field comes back
+    exactly as given.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: StrictStr
+    content: StrictStr | list[Any] | None = None
+    name: StrictStr | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: StrictStr | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    seq: Annotated[int, Field(ge=1)] | None = None
+    created_at: datetime | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _role_is_a_word(cls, role: str) -> str:
+        if not role.strip():
+            raise ValueError("role must be a non-empty string such as 'user' or 'assistant'")
+        if len(role) > MAX_ROLE_LENGTH:
+            raise ValueError(f"role is longer than {MAX_ROLE_LENGTH} characters")
+        return role
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("created_at must be timezone-aware")
+        return value.astimezone(timezone.utc)
+
+    def __str__(self) -> str:
+        if isinstance(self.content, str) or self.content is None:
+            text = self.content or ""
+        else:
+            text = " ".join(
+                str(part.get("text", "")) if isinstance(part, dict) else str(part)
+                for part in self.content
+            )
+        return f"{self.role}: {text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message in OpenAI chat-completions format.
+
+        Returns:
+            ``{"role", "content"}`` plus ``name``, ``tool_calls`` and ``tool_call_id``
+            when set. Store fields (``seq``, ``created_at``, ``metadata``) are left out.
+        """
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.tool_calls is not None:
+            out["tool_calls"] = self.tool_calls
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+class MessageRecord(NamedTuple):
+    """A validated message in storage form: JSON text for the structured fields."""
+
+    role: str
+    content: str
+    name: str | None
+    tool_call_id: str | None
+    tool_calls: str | None
+    metadata: str | None
+
+
+def _check_text(value: str, where: str) -> None:
+    if "\x00" in value:
+        raise ValidationError(f"{where} contains a NUL character, which no backend can store")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{where} is not valid Unicode text ({exc.reason})") from None
+
+
+def _check_json(value: Any, where: str) -> None:
+    # json.dumps would silently turn tuples into lists and int keys into strings, so a
+    # value would not come back equal; reject what JSON cannot represent exactly.
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, str):
+        _check_text(value, where)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"{where} is {value!r}, which is not valid JSON")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(
+                    f"{where} has a non-string key {key!r}; JSON keys are strings"
+                )
+            _check_text(key, f"{where} key")
+            _check_json(item, f"{where}[{key!r}]")
+    else:
+        raise ValidationError(
+            f"{where} holds a {type(value).__name__}, which is not JSON-serialisable "
+            "(use str, int, float, bool, None, list or dict)"
+        )
+
+
+def encode_json(value: Any, where: str) -> str:
+    """Validate ``value`` as exact JSON and return its compact text.
+
+    Raises:
+        ValidationError: the value would not come back equal from JSON.
+    """
+    _check_json(value, where)
+    return _dumps(value)
+
+
+def decode_json(text: str | None) -> Any:
+    """Inverse of :func:`encode_json` (``None`` stays ``None``)."""
+    return None if text is None else _loads(text)
+
+
+def check_id(value: object, what: str = "session_id") -> str:
+    """Validate a session id, user id or metadata key; returns it unchanged.
+
+    Ids are stored literally: any text up to 255 characters except NUL.
+
+    Raises:
+        ValidationError: not a non-empty string of at most 255 characters.
+    """
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"{what} must be a non-empty string, got {type(value).__name__}")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(
+            f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}"
+        )
+    _check_text(value, what)
+    return value
+
+
+def to_message(item: Message | dict[str, Any]) -> Message:
+    """Accept a :class:`Message` or a dict in OpenAI chat format."""
+    if isinstance(item, Message):
+        return item
+    if not isinstance(item, dict):
+        raise ValidationError(f"expected a Message or a dict, got {type(item).__name__}")
+    try:
+        return Message.model_validate(item)
+    except PydanticValidationError as exc:
+        raise ValidationError(_describe(exc)) from None
+
+
+def _describe(exc: PydanticValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(x) for x in err["loc"]) or "message"
+        parts.append(f"{loc}: {err['msg']}")
+    return "invalid message: " + "; ".join(parts)
+
+
+def build_message(role: object, content: object, fields: dict[str, Any]) -> Message:
+    """Build a Message from ``add_message`` arguments, translating pydantic errors."""
+    for store_field in ("seq", "created_at"):
+        if store_field in fields:
+            raise ValidationError(f"{store_field} is assigned by the store; do not pass it")
+    try:
+        return Message.model_validate({"role": role, "content": content, **fields})
+    except PydanticValidationError as exc:
+        raise ValidationError(_describe(exc)) from None
+
+
+def encode_message(message: Message) -> MessageRecord:
+    """Validate that a message stores exactly and return its storage form.
+
+    Raises:
+        ValidationError: a field holds text or JSON that cannot come back equal.
+    """
+    _check_text(message.role, "role")
+    if message.name is not None:
+        _check_text(message.name, "name")
+    if message.tool_call_id is not None:
+        _check_text(message.tool_call_id, "tool_call_id")
+    content = message.content
+    if isinstance(content, str):
+        _check_text(content, "content")
+        content_json = _dumps(content)
+    else:
+        content_json = encode_json(content, "content")
+    return MessageRecord(
+        role=message.role,
+        content=content_json,
+        name=message.name,
+        tool_call_id=message.tool_call_id,
+        tool_calls=None
+        if message.tool_calls is None
+        else encode_json(message.tool_calls, "tool_calls"),
+        metadata=encode_json(message.metadata, "metadata") if message.metadata else None,
+    )
+
+
+def decode_message(
+    seq: int,
+    created_at: datetime,
+    role: str,
+    content: str,
+    name: str | None,
+    tool_call_id: str | None,
+    tool_calls: str | None,
+    metadata: str | None,
+) -> Message:
+    """Build a Message from stored values without re-validating them."""
+    return Message.model_construct(
+        role=role,
+        content=_loads(content),
+        name=name,
+        tool_calls=None if tool_calls is None else _loads(tool_calls),
+        tool_call_id=tool_call_id,
+        metadata={} if metadata is None else _loads(metadata),
+        seq=seq,
+        created_at=created_at,
+    )

@@ -1,0 +1,1 @@
+"""SQL storage (SQLite and PostgreSQL from one model set)."""
