@@ -301,18 +301,35 @@ class SqlRepository:
         return BackendError(f"{where}: {name}: {detail}")
 
     @contextmanager
+    def _single_statement(self) -> Iterator[Any]:
+        """A connection for one statement, which is then its own transaction.
+
+        On PostgreSQL that saves the BEGIN and COMMIT/ROLLBACK round trips; SQLite
+        connections are always in this mode outside an explicit BEGIN.
+        """
+        with self._connection() as conn:
+            if not self._pg:
+                yield conn
+                return
+            conn.autocommit = True
+            try:
+                yield conn
+            finally:
+                conn.autocommit = False
+
+    @contextmanager
     def _connection(self) -> Iterator[Any]:
         self._ensure_schema()
         if self._serial is not None:
             self._serial.acquire()
         try:
-            try:
-                pooled = self._engine.raw_connection()
-            except DBAPIError as exc:
-                raise self._translate(exc.orig or exc) from exc
+            pooled = self._checkout()
             try:
                 yield pooled.driver_connection
             except self._driver_error as exc:
+                if self._engine.dialect.is_disconnect(exc, pooled.dbapi_connection, None):  # type: ignore[arg-type]
+                    # Never hand a dead connection back to the pool.
+                    pooled.invalidate(exc)
                 raise self._translate(exc) from exc
             finally:
                 pooled.close()
@@ -351,11 +368,17 @@ class SqlRepository:
                     raise self._translate(exc.orig or exc) from exc
             self._schema_ready = True
 
-    def _stored_revision(self) -> str | None:
+    def _checkout(self) -> Any:
         try:
-            pooled = self._engine.raw_connection()
+            return self._engine.raw_connection()
         except DBAPIError as exc:
             raise self._translate(exc.orig or exc) from exc
+        except self._driver_error as exc:
+            # A failed connect reaches raw_connection() unwrapped.
+            raise self._translate(exc) from exc
+
+    def _stored_revision(self) -> str | None:
+        pooled = self._checkout()
         try:
             cur = pooled.cursor()
             try:
@@ -476,14 +499,8 @@ class SqlRepository:
             "tool_calls": [r.tool_calls for r in records],
             "metadata": [r.metadata for r in records],
         }
-        with self._connection() as conn:
-            # One statement is its own transaction: no BEGIN/COMMIT round trips.
-            conn.autocommit = True
-            try:
-                cur = conn.execute(self._sql.append_one_statement, params)
-                row = cur.fetchone()
-            finally:
-                conn.autocommit = False
+        with self._single_statement() as conn:
+            row = conn.execute(self._sql.append_one_statement, params).fetchone()
             return int(row[0])
 
     def read(
@@ -502,30 +519,25 @@ class SqlRepository:
             sql, params["limit"] = self._sql.read_tail, limit
         else:
             sql = self._sql.read_all
-        with self._connection() as conn:
+        with self._single_statement() as conn:
             cur = conn.cursor()
             try:
                 cur.execute(sql, params)
                 rows = cur.fetchall()
             finally:
                 cur.close()
-            if self._pg:
-                conn.rollback()
         if after is None and limit is not None:
             rows.reverse()
         return [self._decode(row) for row in rows]
 
     def _read_one(self, sql: str, params: dict[str, Any]) -> Any:
-        with self._connection() as conn:
+        with self._single_statement() as conn:
             cur = conn.cursor()
             try:
                 cur.execute(sql, params)
-                row = cur.fetchone()
+                return cur.fetchone()
             finally:
                 cur.close()
-            if self._pg:
-                conn.rollback()
-            return row
 
     def count(self, session_id: str, *, now: datetime) -> int:
         row = self._read_one(self._sql.count, {"sid": session_id, "now": self._dt_in(now)})
@@ -582,14 +594,12 @@ class SqlRepository:
         return {key: decode_json(value) for key, value in cur.fetchall()}
 
     def get_metadata(self, session_id: str, *, now: datetime) -> dict[str, Any]:
-        with self._connection() as conn:
+        with self._single_statement() as conn:
             cur = conn.cursor()
             try:
                 return self._metadata(cur, session_id, self._dt_in(now))
             finally:
                 cur.close()
-                if self._pg:
-                    conn.rollback()
 
     def _info(self, cur: Any, session_id: str, now: Any) -> SessionInfo | None:
         cur.execute(self._sql.info, {"sid": session_id, "now": now})
@@ -608,8 +618,12 @@ class SqlRepository:
         )
 
     def info(self, session_id: str, *, now: datetime) -> SessionInfo | None:
-        with self._transaction(self._sql.begin_read) as cur:
-            return self._info(cur, session_id, self._dt_in(now))
+        with self._single_statement() as conn:
+            cur = conn.cursor()
+            try:
+                return self._info(cur, session_id, self._dt_in(now))
+            finally:
+                cur.close()
 
     def snapshot(self, session_id: str, *, now: datetime) -> SessionSnapshot | None:
         params = {"sid": session_id, "now": self._dt_in(now)}
