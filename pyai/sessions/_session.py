@@ -27,6 +27,7 @@ from ._message import (
     check_id,
     encode_json,
     encode_message,
+    stored_message,
     to_message,
 )
 from ._repository import ImportMode, SessionRepository, StoredMessage, WriteContext
@@ -217,7 +218,7 @@ class Session:
             return [], []
         first = self._repository.append(self._session_id, records, ctx)
         stored = [
-            m.model_copy(update={"seq": first + i, "created_at": ctx.now})
+            stored_message({**m.__dict__, "seq": first + i, "created_at": ctx.now})
             for i, m in enumerate(messages)
         ]
         return stored, [(SessionEvent.MESSAGE_ADDED, (m,)) for m in stored]

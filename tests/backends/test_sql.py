@@ -390,3 +390,31 @@ def test_postgres_append_is_one_round_trip(postgres_migrated_url: str, tmp_path:
     assert [m.seq for m in session.get_messages(limit=2)] == [21, 22]
     engine.dispose()
     trace.close()
+
+
+def test_sqlite_timestamps_match_sqlalchemy_storage_format(tmp_path: Path) -> None:
+    """pyai writes SQLite timestamps itself; the ORM models must read them back equal."""
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy.orm import Session as OrmSession
+
+    from pyai.sessions._sql.models import MessageRow, SessionRow
+    from pyai.sessions._sql.types import SQLITE_DATETIME_FORMAT, sqlite_datetime
+
+    for moment in (
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-7))),
+    ):
+        expected = moment.astimezone(timezone.utc).strftime(SQLITE_DATETIME_FORMAT)
+        assert sqlite_datetime(moment) == expected
+    session = SQLiteSession(tmp_path / "orm.db", "orm")
+    stored = session.add_message("user", "hi", metadata={"k": 3})
+    engine = create_engine(f"sqlite:///{tmp_path / 'orm.db'}")
+    with OrmSession(engine) as orm:
+        row = orm.get(MessageRow, ("orm", 1))
+        assert row is not None
+        assert row.created_at == stored.created_at
+        assert row.content == "hi" and row.metadata_ == {"k": 3}
+        head = orm.get(SessionRow, "orm")
+        assert head is not None and head.last_seq == 1 and head.message_count == 1
+    engine.dispose()

@@ -20,8 +20,12 @@ SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def sqlite_datetime(value: datetime) -> str:
-    """A UTC timestamp in SQLite storage form."""
-    return value.astimezone(timezone.utc).strftime(SQLITE_DATETIME_FORMAT)
+    """A UTC timestamp in SQLite storage form (``SQLITE_DATETIME_FORMAT``)."""
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    # isoformat is several times faster than strftime; the first 26 characters are
+    # exactly SQLITE_DATETIME_FORMAT (the "+00:00" suffix is cut).
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
