@@ -30,11 +30,21 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-demo: $(STAMP) ## store a conversation in SQLite, read it from a new process, export it
-	@cd examples && ../$(BIN)/python demo.py write && ../$(BIN)/python demo.py read && ../$(BIN)/python demo.py export
+demo: $(STAMP) ## store, read back (new process) and export a conversation; then an agent that remembers
+	@cd examples && ../$(BIN)/python demo.py write && ../$(BIN)/python demo.py read && ../$(BIN)/python demo.py export && ../$(BIN)/python agent_demo.py
 
-bench: $(STAMP) ## run the benchmarks (see docs/benchmarks.md)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+# The peer libraries live in their own virtualenv, next to pyai, never in pyai's dependencies.
+PEERS       := bench/.venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP): bench/requirements-peers.txt pyproject.toml
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet -r bench/requirements-peers.txt -e '.[postgres,redis]'
+	touch $(PEERS_STAMP)
+
+bench: $(PEERS_STAMP) ## pyai vs raw drivers and peer libraries, SQLite/PostgreSQL/Redis (docs/benchmarks.md)
+	$(PEERS)/bin/python -m bench $(BENCH_ARGS)
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build examples/sessions.db* examples/demo-export.json
