@@ -42,8 +42,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("session_id", name=op.f("pk_sessions")),
     )
     op.create_index(op.f("ix_sessions_expires_at"), "sessions", ["expires_at"])
-    op.create_index(op.f("ix_sessions_updated_at"), "sessions", ["updated_at"])
-    op.create_index(op.f("ix_sessions_user_id_updated_at"), "sessions", ["user_id", "updated_at"])
+    op.create_index(
+        op.f("ix_sessions_updated_at_session_id"), "sessions", ["updated_at", "session_id"]
+    )
+    op.create_index(
+        op.f("ix_sessions_user_id_updated_at_session_id"),
+        "sessions",
+        ["user_id", "updated_at", "session_id"],
+    )
     op.create_table(
         "messages",
         sa.Column("session_id", sa.String(length=255), nullable=False),
@@ -81,7 +87,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("metadata_kv")
     op.drop_table("messages")
-    op.drop_index(op.f("ix_sessions_user_id_updated_at"), table_name="sessions")
-    op.drop_index(op.f("ix_sessions_updated_at"), table_name="sessions")
+    op.drop_index(op.f("ix_sessions_user_id_updated_at_session_id"), table_name="sessions")
+    op.drop_index(op.f("ix_sessions_updated_at_session_id"), table_name="sessions")
     op.drop_index(op.f("ix_sessions_expires_at"), table_name="sessions")
     op.drop_table("sessions")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from ._codec import Limits
 from ._memory import MemoryRepository
 from ._session import Session
 from ._sql.engines import DEFAULT_BUSY_TIMEOUT, normalize_url, safe_url, sqlite_url
 from ._sql.registry import repository_for_engine, repository_for_url
+from ._store import SessionStore
 from .errors import ConfigurationError
 
-__all__ = ["InMemorySession", "PostgresSession", "SQLiteSession", "open_session"]
+__all__ = ["InMemorySession", "PostgresSession", "SQLiteSession", "open_session", "open_store"]
 
 Ttl = float | timedelta | None
 
@@ -35,6 +38,8 @@ class SQLiteSession(Session):
         engine: use this engine (you own it) instead of ``db_path``.
         create_schema: bring the schema to head on first use (default True).
         busy_timeout: seconds to wait for another process's write lock.
+        encryption_key: encrypt content and metadata at rest (see docs/encryption.md).
+        limits: size limits (:class:`~pyai.sessions.Limits`).
     """
 
     def __init__(
@@ -47,6 +52,8 @@ class SQLiteSession(Session):
         engine: Engine | None = None,
         create_schema: bool = True,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        encryption_key: str | Sequence[str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if engine is not None:
             if engine.dialect.name != "sqlite":
@@ -56,11 +63,20 @@ class SQLiteSession(Session):
             repository = repository_for_url(
                 sqlite_url(db_path), create_schema=create_schema, busy_timeout=busy_timeout
             )
-        super().__init__(repository, session_id, ttl=ttl, user_id=user_id)
+        super().__init__(
+            repository,
+            session_id,
+            ttl=ttl,
+            user_id=user_id,
+            encryption_key=encryption_key,
+            limits=limits,
+        )
         self._owns_repository = engine is None and os.fspath(db_path) == ":memory:"
 
-    def _describe_location(self) -> str:
-        return f"url={safe_url(self._repository.engine.url)!r}"  # type: ignore[attr-defined]
+    @property
+    def location(self) -> str:
+        """The database URL, password hidden."""
+        return safe_url(self._repository.engine.url)  # type: ignore[attr-defined]
 
     def _release(self) -> None:
         if self._owns_repository:
@@ -83,6 +99,8 @@ class PostgresSession(Session):
         user_id: the session's owner.
         engine: use this engine (you own it) instead of ``connection_string``.
         create_schema: migrate the database to head on first use.
+        encryption_key: encrypt content and metadata at rest (see docs/encryption.md).
+        limits: size limits (:class:`~pyai.sessions.Limits`).
     """
 
     def __init__(
@@ -94,6 +112,8 @@ class PostgresSession(Session):
         user_id: str | None = None,
         engine: Engine | None = None,
         create_schema: bool = False,
+        encryption_key: str | Sequence[str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if engine is not None:
             if engine.dialect.name != "postgresql":
@@ -108,10 +128,19 @@ class PostgresSession(Session):
                     f"PostgresSession needs a postgresql:// URL, got {safe_url(url)!r}"
                 )
             repository = repository_for_url(url, create_schema=create_schema)
-        super().__init__(repository, session_id, ttl=ttl, user_id=user_id)
+        super().__init__(
+            repository,
+            session_id,
+            ttl=ttl,
+            user_id=user_id,
+            encryption_key=encryption_key,
+            limits=limits,
+        )
 
-    def _describe_location(self) -> str:
-        return f"url={safe_url(self._repository.engine.url)!r}"  # type: ignore[attr-defined]
+    @property
+    def location(self) -> str:
+        """The database URL, password hidden."""
+        return safe_url(self._repository.engine.url)  # type: ignore[attr-defined]
 
 
 _memory_stores: dict[str, MemoryRepository] = {}
@@ -138,6 +167,8 @@ class InMemorySession(Session):
         ttl: seconds of inactivity before the session expires (sliding), or None.
         user_id: the session's owner.
         store: the name of the in-process store.
+        encryption_key: encrypt content and metadata (see docs/encryption.md).
+        limits: size limits (:class:`~pyai.sessions.Limits`).
     """
 
     def __init__(
@@ -147,12 +178,23 @@ class InMemorySession(Session):
         ttl: Ttl = None,
         user_id: str | None = None,
         store: str = "default",
+        encryption_key: str | Sequence[str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
-        super().__init__(memory_repository(store), session_id, ttl=ttl, user_id=user_id)
+        super().__init__(
+            memory_repository(store),
+            session_id,
+            ttl=ttl,
+            user_id=user_id,
+            encryption_key=encryption_key,
+            limits=limits,
+        )
         self._store = store
 
-    def _describe_location(self) -> str:
-        return f"store={self._store!r}"
+    @property
+    def location(self) -> str:
+        """``memory://`` and the store's name."""
+        return f"memory://{self._store}"
 
 
 def open_session(url: str, session_id: str | None = None, **options: Any) -> Session:
@@ -174,7 +216,35 @@ def open_session(url: str, session_id: str | None = None, **options: Any) -> Ses
     if scheme == "memory":
         name = url.split("://", 1)[-1].strip("/") or "default"
         return InMemorySession(session_id, store=name, **options)
+    if scheme in ("redis", "rediss"):
+        from ._redis import RedisSession
+
+        return RedisSession(session_id, url=url, **options)
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return SQLiteSession(parsed.database or ":memory:", session_id, **options)
     return PostgresSession(url, session_id, **options)
+
+
+def open_store(url: str, **options: Any) -> SessionStore:
+    """A :class:`SessionStore` for the same URLs as :func:`open_session`.
+
+    Args:
+        url: ``sqlite:///file.db``, ``postgresql://...``, ``redis://...`` or ``memory://``.
+        **options: ``ttl`` (default for its sessions), ``encryption_key``, ``limits``,
+            ``create_schema``, and the backend's connection options.
+
+    Raises:
+        ConfigurationError: an unknown scheme or malformed URL.
+    """
+    ttl = options.pop("ttl", None)
+    session_options = {k: options.pop(k) for k in ("encryption_key", "limits") if k in options}
+    probe = open_session(url, "store", **options)
+    release = probe.close if getattr(probe, "_owns_repository", False) else None
+    return SessionStore(
+        probe.repository,
+        ttl=ttl,
+        location=probe.location,
+        release=release,
+        **session_options,
+    )

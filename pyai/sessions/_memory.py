@@ -109,11 +109,17 @@ class MemoryRepository:
                 rows = rows[-limit:] if limit else []
             return [_decode(m) for m in rows]
 
-    def pop(self, session_id: str, ctx: WriteContext) -> Message | None:
+    def pop(
+        self, session_id: str, ctx: WriteContext, *, expect_seq: int | None = None
+    ) -> Message | None:
         with self._lock:
-            entry = self._for_write(session_id, ctx, create=False)
-            if entry is None or not entry.messages:
+            live = self._live(session_id, ctx.now)
+            if live is None or not live.messages:
                 return None
+            if expect_seq is not None and live.messages[-1].seq != expect_seq:
+                return None
+            entry = self._for_write(session_id, ctx, create=False)
+            assert entry is not None
             return _decode(entry.messages.pop())
 
     def count(self, session_id: str, *, now: datetime) -> int:
@@ -208,6 +214,42 @@ class MemoryRepository:
             for sid in dead:
                 del self._sessions[sid]
             return len(dead)
+
+    def _live_items(self, now: datetime, prefix: str | None) -> list[tuple[str, _Entry]]:
+        return [
+            (sid, e)
+            for sid, e in self._sessions.items()
+            if (e.expires_at is None or e.expires_at > now)
+            and (prefix is None or sid.startswith(prefix))
+        ]
+
+    def list_sessions(
+        self,
+        *,
+        now: datetime,
+        prefix: str | None = None,
+        user_id: str | None = None,
+        limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[SessionInfo]:
+        with self._lock:
+            items = [
+                e.info(sid)
+                for sid, e in self._live_items(now, prefix)
+                if (user_id is None or e.user_id == user_id)
+                and (before is None or (e.updated_at, sid) < before)
+            ]
+        items.sort(key=lambda i: (i.updated_at, i.session_id), reverse=True)
+        return items[:limit]
+
+    def session_ids(
+        self, *, now: datetime, prefix: str | None = None, after: str | None = None, limit: int
+    ) -> list[str]:
+        with self._lock:
+            ids = sorted(
+                sid for sid, _ in self._live_items(now, prefix) if after is None or sid > after
+            )
+        return ids[:limit]
 
     def close(self) -> None:
         """Nothing to release; the data stays reachable through other session objects."""

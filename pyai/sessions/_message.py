@@ -19,7 +19,10 @@ from .errors import ValidationError
 
 __all__ = [
     "MAX_ID_LENGTH",
+    "MAX_JSON_DEPTH",
     "MAX_ROLE_LENGTH",
+    "MAX_SEQ",
+    "MAX_TTL",
     "Message",
     "MessageRecord",
     "StrictStrOrNone",
@@ -34,6 +37,11 @@ __all__ = [
 ]
 
 MAX_ROLE_LENGTH = 64
+#: Highest position a message can have: exact in every backend (Redis scripts use
+#: doubles) and in JavaScript clients.
+MAX_SEQ = 2**53 - 1
+#: Longest ttl accepted, in seconds (100 years): expiry dates stay representable.
+MAX_TTL = 100 * 365 * 24 * 3600
 MAX_ID_LENGTH = 255
 
 StrictStrOrNone = StrictStr | None
@@ -59,7 +67,7 @@ class Message(BaseModel):
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: StrictStr | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    seq: Annotated[int, Field(ge=1)] | None = None
+    seq: Annotated[int, Field(ge=1, le=MAX_SEQ)] | None = None
     created_at: datetime | None = None
 
     @field_validator("role")
@@ -78,7 +86,10 @@ class Message(BaseModel):
             return None
         if value.tzinfo is None:
             raise ValueError("created_at must be timezone-aware")
-        return value.astimezone(timezone.utc)
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("created_at is out of range in UTC") from None
 
     def __str__(self) -> str:
         if isinstance(self.content, str) or self.content is None:
@@ -127,42 +138,74 @@ def _check_text(value: str, where: str) -> None:
         raise ValidationError(f"{where} is not valid Unicode text ({exc.reason})") from None
 
 
-def _check_json(value: Any, where: str) -> None:
+#: Deepest nesting of lists and dicts accepted in a JSON value.
+MAX_JSON_DEPTH = 200
+# Python refuses to print ints of more than 4300 digits (sys.int_info); stay below.
+_MAX_INT_BITS = 13_000
+# PostgreSQL's JSONB prints numbers of 1e16 and more without a fraction, so such a float
+# would read back as an int; they are written in positional form with ".0" instead.
+_BIG_FLOAT = 1e16
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> bool:
+    """Reject what JSON cannot represent exactly; True if a float needs exact encoding."""
     # json.dumps would silently turn tuples into lists and int keys into strings, so a
-    # value would not come back equal; reject what JSON cannot represent exactly.
-    if value is None or isinstance(value, bool | int):
-        return
+    # value would not come back equal.
+    if value is None or isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise ValidationError(f"{where} is an integer too large to store (over 3900 digits)")
+        return False
     if isinstance(value, str):
         _check_text(value, where)
-    elif isinstance(value, float):
+        return False
+    if isinstance(value, float):
         if not math.isfinite(value):
             raise ValidationError(f"{where} is {value!r}, which is not valid JSON")
-    elif isinstance(value, list):
+        return abs(value) >= _BIG_FLOAT
+    if depth >= MAX_JSON_DEPTH:
+        raise ValidationError(f"{where} is nested more than {MAX_JSON_DEPTH} levels deep")
+    big = False
+    if isinstance(value, list):
         for i, item in enumerate(value):
-            _check_json(item, f"{where}[{i}]")
-    elif isinstance(value, dict):
+            big = _check_json(item, f"{where}[{i}]", depth + 1) or big
+        return big
+    if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValidationError(
                     f"{where} has a non-string key {key!r}; JSON keys are strings"
                 )
             _check_text(key, f"{where} key")
-            _check_json(item, f"{where}[{key!r}]")
-    else:
-        raise ValidationError(
-            f"{where} holds a {type(value).__name__}, which is not JSON-serialisable "
-            "(use str, int, float, bool, None, list or dict)"
-        )
+            big = _check_json(item, f"{where}[{key!r}]", depth + 1) or big
+        return big
+    raise ValidationError(
+        f"{where} holds a {type(value).__name__}, which is not JSON-serialisable "
+        "(use str, int, float, bool, None, list or dict)"
+    )
+
+
+def _dumps_exact(value: Any) -> str:
+    # Rare path (a float >= 1e16 somewhere): the same compact JSON, with big floats
+    # written out positionally ("10000000000000000.0") so every backend reads a float.
+    if isinstance(value, float):
+        return format(value, ".1f") if abs(value) >= _BIG_FLOAT else repr(value)
+    if isinstance(value, list):
+        return "[" + ",".join(_dumps_exact(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(_dumps(k) + ":" + _dumps_exact(v) for k, v in value.items()) + "}"
+    return _dumps(value)
 
 
 def encode_json(value: Any, where: str) -> str:
     """Validate ``value`` as exact JSON and return its compact text.
 
     Raises:
-        ValidationError: the value would not come back equal from JSON.
+        ValidationError: the value would not come back equal from JSON, or is nested
+            more than :data:`MAX_JSON_DEPTH` levels deep.
     """
-    _check_json(value, where)
-    return _dumps(value)
+    return _dumps_exact(value) if _check_json(value, where) else _dumps(value)
 
 
 def decode_json(text: str | None) -> Any:

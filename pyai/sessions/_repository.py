@@ -125,8 +125,14 @@ class SessionRepository(Protocol):
         """
         ...
 
-    def pop(self, session_id: str, ctx: WriteContext) -> Message | None:
-        """Remove and return the message with the highest ``seq``, or ``None``."""
+    def pop(
+        self, session_id: str, ctx: WriteContext, *, expect_seq: int | None = None
+    ) -> Message | None:
+        """Remove and return the message with the highest ``seq``, or ``None``.
+
+        With ``expect_seq``, remove it only if its ``seq`` is that (otherwise ``None``
+        and nothing changes): callers check a message before they delete it.
+        """
         ...
 
     def count(self, session_id: str, *, now: datetime) -> int:
@@ -184,6 +190,33 @@ class SessionRepository(Protocol):
 
     def prune_expired(self, *, now: datetime) -> int:
         """Delete every expired session. Returns how many were deleted."""
+        ...
+
+    def list_sessions(
+        self,
+        *,
+        now: datetime,
+        prefix: str | None = None,
+        user_id: str | None = None,
+        limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[SessionInfo]:
+        """Live sessions, newest activity first.
+
+        Ordered by ``(updated_at, session_id)`` descending; ``before`` is the key of the
+        last item of the previous page (keyset paging). Reads an index, never every
+        session: the cost of a page does not grow with the number of sessions.
+        """
+        ...
+
+    def session_ids(
+        self, *, now: datetime, prefix: str | None = None, after: str | None = None, limit: int
+    ) -> list[str]:
+        """Ids of live sessions in id order, the first ``limit`` after ``after``.
+
+        Stable under concurrent writes (unlike activity order), so a streaming export
+        that pages with it visits every session that exists throughout exactly once.
+        """
         ...
 
     def close(self) -> None:

@@ -15,13 +15,15 @@ import logging
 import math
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, TypeVar
 
-from ._export import FORMAT, FORMAT_VERSION, SessionDocument, parse_document
+from ._codec import Codec, Limits
+from ._export import build_document, check_import_mode, document_records, parse_document
 from ._message import (
+    MAX_TTL,
     Message,
     build_message,
     check_id,
@@ -30,8 +32,8 @@ from ._message import (
     stored_message,
     to_message,
 )
-from ._repository import ImportMode, SessionRepository, StoredMessage, WriteContext
-from .errors import SessionClosedError, ValidationError
+from ._repository import SessionRepository, WriteContext
+from .errors import BackendError, SessionClosedError, ValidationError
 
 __all__ = ["Session", "SessionEvent"]
 
@@ -39,7 +41,7 @@ log = logging.getLogger("pyai.sessions")
 
 T = TypeVar("T")
 _MISSING: Any = object()
-_IMPORT_MODES = ("error", "replace", "append")
+_POP_ATTEMPTS = 20
 
 
 class SessionEvent(str, Enum):
@@ -73,6 +75,8 @@ def _check_ttl(ttl: object) -> float | None:
         raise ValidationError(f"ttl must be a number of seconds or None, got {type(ttl).__name__}")
     if not math.isfinite(ttl) or ttl <= 0:
         raise ValidationError(f"ttl must be a positive number of seconds, got {ttl!r}")
+    if ttl > MAX_TTL:
+        raise ValidationError(f"ttl is over the limit of {MAX_TTL} seconds (100 years)")
     return float(ttl)
 
 
@@ -84,13 +88,6 @@ def _check_limit(value: object, name: str) -> int | None:
     return value
 
 
-def _export_message(message: Message) -> dict[str, Any]:
-    out = message.model_dump(exclude={"created_at"})
-    assert message.created_at is not None
-    out["created_at"] = message.created_at.isoformat()
-    return out
-
-
 class Session:
     """A conversation: ordered messages plus key/value metadata, stored in a repository.
 
@@ -99,6 +96,10 @@ class Session:
         session_id: the id; a uuid4 hex string is generated when omitted.
         ttl: seconds of inactivity after which the session expires (sliding), or None.
         user_id: the owner, recorded when this object's first write creates the session.
+        encryption_key: encrypt message content, tool calls and metadata values with this
+            key (from :func:`~pyai.sessions.generate_key`), or a list of keys for rotation:
+            the first encrypts, all decrypt. Needs the ``crypto`` extra.
+        limits: size limits (:class:`~pyai.sessions.Limits`); the defaults otherwise.
 
     Raises:
         ValidationError: an id or ttl is malformed.
@@ -114,7 +115,10 @@ class Session:
         *,
         ttl: float | timedelta | None = None,
         user_id: str | None = None,
+        encryption_key: str | Sequence[str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        self._codec = Codec(limits, encryption_key)
         self._session_id = uuid.uuid4().hex if session_id is None else check_id(session_id)
         self._ttl = _check_ttl(ttl)
         self._user_id = None if user_id is None else check_id(user_id, "user_id")
@@ -145,8 +149,13 @@ class Session:
         """The repository this session reads and writes."""
         return self._repository
 
-    def _describe_location(self) -> str:
+    @property
+    def location(self) -> str:
+        """Where the session is stored (a URL with any password hidden), if known."""
         return ""
+
+    def _describe_location(self) -> str:
+        return f"url={self.location!r}" if self.location else ""
 
     def __repr__(self) -> str:
         where = self._describe_location()
@@ -212,7 +221,8 @@ class Session:
     # -- messages ---------------------------------------------------------------------
 
     def _add(self, messages: list[Message]) -> tuple[list[Message], _Fired]:
-        records = [encode_message(m) for m in messages]
+        self._codec.check_batch(len(messages))
+        records = [self._codec.seal_record(encode_message(m), m) for m in messages]
         ctx = self._ctx()
         if not records:
             return [], []
@@ -279,7 +289,8 @@ class Session:
         limit = _check_limit(limit, "limit")
         after = _check_limit(after, "after")
         now = self._now()
-        return self._repository.read(self._session_id, now=now, limit=limit, after=after), []
+        messages = self._repository.read(self._session_id, now=now, limit=limit, after=after)
+        return self._codec.open_messages(messages, self._session_id), []
 
     def get_messages(self, limit: int | None = None, *, after: int | None = None) -> list[Message]:
         """Messages in order.
@@ -301,8 +312,22 @@ class Session:
         return await self._run(self._get, limit, after)
 
     def _pop(self) -> tuple[Message | None, _Fired]:
-        message = self._repository.pop(self._session_id, self._ctx())
-        return message, [] if message is None else [(SessionEvent.MESSAGE_REMOVED, (message,))]
+        # Read, open (decrypt), then delete only that very message: a message this
+        # object cannot decrypt is never removed (a pop must not drain what it cannot
+        # return). If a writer appended in between, the pop is retried on the new last.
+        for _ in range(_POP_ATTEMPTS):
+            ctx = self._ctx()
+            last = self._repository.read(self._session_id, now=ctx.now, limit=1)
+            if not last:
+                return None, []
+            message = self._codec.open_message(last[0], self._session_id)
+            assert message.seq is not None
+            if self._repository.pop(self._session_id, ctx, expect_seq=message.seq) is not None:
+                return message, [(SessionEvent.MESSAGE_REMOVED, (message,))]
+        raise BackendError(
+            f"pop_message on session {self._session_id!r} lost {_POP_ATTEMPTS} races with "
+            "concurrent writers; try again"
+        )
 
     def pop_message(self) -> Message | None:
         """Remove and return the last message, or None if there is none.
@@ -358,7 +383,8 @@ class Session:
 
     def _set(self, key: str, value: Any) -> tuple[None, _Fired]:
         check_id(key, "metadata key")
-        value_json = encode_json(value, f"metadata value for {key!r}")
+        where = f"metadata value for {key!r}"
+        value_json = self._codec.seal_value(value, encode_json(value, where), where)
         self._repository.set_metadata(self._session_id, key, value_json, self._ctx())
         return None, [(SessionEvent.METADATA_SET, (key, value))]
 
@@ -376,7 +402,8 @@ class Session:
         await self._run(self._set, key, value)
 
     def _metadata(self) -> tuple[dict[str, Any], _Fired]:
-        return self._repository.get_metadata(self._session_id, now=self._now()), []
+        metadata = self._repository.get_metadata(self._session_id, now=self._now())
+        return self._codec.open_metadata(metadata, self._session_id), []
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default``."""
@@ -412,29 +439,7 @@ class Session:
 
     def _export(self) -> tuple[dict[str, Any], _Fired]:
         snap = self._repository.snapshot(self._session_id, now=self._now())
-        doc: dict[str, Any] = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "session_id": self._session_id,
-            "user_id": None,
-            "created_at": None,
-            "updated_at": None,
-            "expires_at": None,
-            "ttl": self._ttl,
-            "metadata": {},
-            "messages": [],
-        }
-        if snap is not None:
-            info = snap.info
-            doc.update(
-                user_id=info.user_id,
-                created_at=info.created_at.isoformat(),
-                updated_at=info.updated_at.isoformat(),
-                expires_at=None if info.expires_at is None else info.expires_at.isoformat(),
-                metadata=snap.metadata,
-                messages=[_export_message(m) for m in snap.messages],
-            )
-        return doc, []
+        return build_document(self._session_id, self._codec.open_snapshot(snap), self._ttl), []
 
     def export(self) -> dict[str, Any]:
         """The whole session as a versioned, JSON-safe document.
@@ -451,20 +456,17 @@ class Session:
         return await self._run(self._export)
 
     def _import(self, data: Any, mode: str) -> tuple[int, _Fired]:
-        if mode not in _IMPORT_MODES:
-            raise ValidationError(f"mode must be one of {_IMPORT_MODES}, got {mode!r}")
-        doc: SessionDocument = parse_document(data)
-        stored = [StoredMessage(m.seq, m.created_at, encode_message(m)) for m in doc.messages]
-        check_id(doc.session_id)
-        metadata = {
-            check_id(k, "metadata key"): encode_json(v, f"metadata value for {k!r}")
-            for k, v in doc.metadata.items()
-        }
+        mode_ = check_import_mode(mode)
+        doc = parse_document(data)
+        messages, metadata = document_records(doc, self._codec)
         ctx = self._ctx()
-        ttl = self._ttl if self._ttl is not None else doc.ttl
-        ctx = WriteContext(now=ctx.now, ttl=ttl, user_id=self._user_id or doc.user_id)
-        mode_: ImportMode = mode  # type: ignore[assignment]
-        return self._repository.import_session(self._session_id, stored, metadata, mode_, ctx), []
+        ctx = WriteContext(
+            now=ctx.now,
+            ttl=self._ttl if self._ttl is not None else doc.ttl,
+            user_id=self._user_id or doc.user_id,
+        )
+        written = self._repository.import_session(self._session_id, messages, metadata, mode_, ctx)
+        return written, []
 
     def import_data(self, data: Any, mode: str = "error") -> int:
         """Write an exported document into this session, atomically.

@@ -41,10 +41,12 @@ _engines_lock = threading.Lock()
 def safe_url(url: URL | str) -> str:
     """The URL as text with any password replaced by ``***``."""
     if isinstance(url, str):
+        text = url
         try:
-            url = make_url(url)
+            url = make_url(text)
         except ArgumentError:
-            return "<unparseable URL>"
+            # Shown as given only when it cannot hold a password.
+            return text if "@" not in text and ":" not in text.partition("//")[2] else "<URL>"
     return url.render_as_string(hide_password=True)
 
 
@@ -169,7 +171,7 @@ def shared_engine(url: URL, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> En
     """
     if url.get_backend_name() == "sqlite" and url.database == ":memory:":
         return _build(url, busy_timeout)
-    key = url.render_as_string(hide_password=False)
+    key = f"{url.render_as_string(hide_password=False)} busy={busy_timeout}"
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:

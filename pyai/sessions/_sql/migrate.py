@@ -75,8 +75,8 @@ def schema_error(url: URL, found: str | None) -> SchemaError:
     state = "has no pyai schema" if found is None else f"is at schema revision {found!r}"
     return SchemaError(
         f"the database {where} {state}; this pyai needs revision {SCHEMA_REVISION!r}. "
-        f"Run `pyai db upgrade --url {where}` (or `alembic upgrade head` in a pyai "
-        "checkout), or pass create_schema=True"
+        "Run `pyai db upgrade --url URL` with this database's URL (or `alembic upgrade "
+        "head` in a pyai checkout), or pass create_schema=True"
     )
 
 

@@ -57,10 +57,11 @@ class SessionRow(Base):
     message_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     __table_args__ = (
-        # A user's sessions, newest activity first (store.list_sessions(user_id=...)).
-        Index(None, "user_id", "updated_at"),
+        # A user's sessions, newest activity first (store.list_sessions(user_id=...));
+        # session_id breaks ties, so keyset paging reads the index and nothing else.
+        Index(None, "user_id", "updated_at", "session_id"),
         # Every session, newest activity first (store.list_sessions()).
-        Index(None, "updated_at"),
+        Index(None, "updated_at", "session_id"),
         # prune_expired: only rows that can expire are in the range scanned.
         Index(None, "expires_at"),
     )

@@ -27,7 +27,9 @@ def repository_for_url(
     if url.get_backend_name() == "sqlite" and url.database == ":memory:":
         engine = shared_engine(url, busy_timeout=busy_timeout)
         return SqlRepository(engine, owns_engine=True, auto_upgrade=create_schema)
-    key = url.render_as_string(hide_password=False)
+    # The busy timeout is a property of SQLite connections: objects asking for another
+    # one get an engine (and pool) of their own.
+    key = f"{url.render_as_string(hide_password=False)} busy={busy_timeout}"
     with _lock:
         repo = _by_url.get(key)
         if repo is None:

@@ -55,11 +55,13 @@ __all__ = ["SqlRepository"]
 _LIVE = "(s.expires_at IS NULL OR s.expires_at > :now)"
 
 
+_TO_PYFORMAT = re.compile(r"(?<![:\w]):(\w+)")
+
+
 @dataclass(frozen=True)
 class _Statements:
     begin_write: str | None
     begin_read: str
-    lock_suffix: str
     upsert_session: str
     select_session: str
     touch_session: str
@@ -71,6 +73,7 @@ class _Statements:
     count: str
     info: str
     pop: str
+    pop_expected: str
     clear: str
     clear_metadata: str
     restart_session: str
@@ -80,6 +83,11 @@ class _Statements:
     get_metadata: str
     prune: str
     append_head: str
+    pyformat: bool
+
+    def dialect_sql(self, sql: str) -> str:
+        """A statement written with ``:name`` parameters, in this driver's style."""
+        return _TO_PYFORMAT.sub(r"%(\1)s", sql) if self.pyformat else sql
 
 
 def _statements(dialect: str) -> _Statements:
@@ -106,7 +114,6 @@ def _statements(dialect: str) -> _Statements:
         begin_read=(
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY" if pg else "BEGIN"
         ),
-        lock_suffix=lock,
         # A no-op update on conflict so RETURNING reports an existing row too (and, on
         # PostgreSQL, locks it).
         upsert_session=(
@@ -144,6 +151,11 @@ def _statements(dialect: str) -> _Statements:
             "(SELECT max(seq) FROM messages WHERE session_id = :sid) "
             f"RETURNING {returning_cols}"
         ),
+        pop_expected=(
+            "DELETE FROM messages WHERE session_id = :sid AND seq = :seq AND seq = "
+            "(SELECT max(seq) FROM messages WHERE session_id = :sid) "
+            f"RETURNING {returning_cols}"
+        ),
         clear="DELETE FROM messages WHERE session_id = :sid",
         clear_metadata="DELETE FROM metadata_kv WHERE session_id = :sid",
         restart_session="UPDATE sessions SET created_at = :now WHERE session_id = :sid",
@@ -165,6 +177,7 @@ def _statements(dialect: str) -> _Statements:
         # The common append: bump the counters of a live session (or create it) and
         # return the new last position. An expired session fails the WHERE, returns no
         # row, and goes the slow way (purge first) instead.
+        pyformat=False,
         append_head=(
             "INSERT INTO sessions (session_id, user_id, created_at, updated_at, expires_at, "
             "last_seq, message_count) VALUES (:sid, :user_id, :now, :now, :expires_at, :n, :n) "
@@ -179,13 +192,12 @@ def _statements(dialect: str) -> _Statements:
     )
     if not pg:
         return raw
-    to_pyformat = re.compile(r"(?<![:\w]):(\w+)")
-    return _Statements(
-        **{
-            name: value if not isinstance(value, str) else to_pyformat.sub(r"%(\1)s", value)
-            for name, value in raw.__dict__.items()
-        }
-    )
+    converted: dict[str, Any] = {
+        name: _TO_PYFORMAT.sub(r"%(\1)s", value) if isinstance(value, str) else value
+        for name, value in raw.__dict__.items()
+    }
+    converted["pyformat"] = True
+    return _Statements(**converted)
 
 
 # PostgreSQL appends in one statement: one round trip, atomic on its own. `head` bumps
@@ -574,13 +586,18 @@ class SqlRepository:
         row = self._read_one(self._sql.count, {"sid": session_id, "now": self._dt_in(now)})
         return 0 if row is None else int(row[0])
 
-    def pop(self, session_id: str, ctx: WriteContext) -> Message | None:
+    def pop(
+        self, session_id: str, ctx: WriteContext, *, expect_seq: int | None = None
+    ) -> Message | None:
         with self._transaction(self._sql.begin_write) as cur:
             head = self._lock(cur, session_id, ctx, create=False)
             if head is None:
                 return None
             last_seq, count = head
-            cur.execute(self._sql.pop, {"sid": session_id})
+            if expect_seq is None:
+                cur.execute(self._sql.pop, {"sid": session_id})
+            else:
+                cur.execute(self._sql.pop_expected, {"sid": session_id, "seq": expect_seq})
             row = cur.fetchone()
             if row is None:
                 return None
@@ -713,6 +730,78 @@ class SqlRepository:
         with self._transaction(self._sql.begin_write) as cur:
             cur.execute(self._sql.prune, {"now": self._dt_in(now)})
             return int(cur.rowcount)
+
+    def list_sessions(
+        self,
+        *,
+        now: datetime,
+        prefix: str | None = None,
+        user_id: str | None = None,
+        limit: int = 100,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[SessionInfo]:
+        where = [_LIVE]
+        params: dict[str, Any] = {"now": self._dt_in(now), "limit": limit}
+        if user_id is not None:
+            where.append("user_id = :user_id")
+            params["user_id"] = user_id
+        if prefix:
+            # substr, not LIKE (no escaping) and not a range (a linguistic collation
+            # would not order by prefix).
+            where.append("substr(session_id, 1, :prefix_len) = :prefix")
+            params.update(prefix=prefix, prefix_len=len(prefix))
+        if before is not None:
+            where.append(
+                "(updated_at < :before_at OR (updated_at = :before_at AND session_id < :before_id))"
+            )
+            params.update(before_at=self._dt_in(before[0]), before_id=before[1])
+        sql = (
+            "SELECT session_id, user_id, created_at, updated_at, expires_at, message_count, "
+            f"last_seq FROM sessions s WHERE {' AND '.join(where)} "
+            "ORDER BY updated_at DESC, session_id DESC LIMIT :limit"
+        )
+        with self._single_statement() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(self._sql.dialect_sql(sql), params)
+                rows = cur.fetchall()
+            finally:
+                cur.close()
+        return [
+            SessionInfo(
+                session_id=sid,
+                user_id=uid,
+                created_at=self._dt_out(created),
+                updated_at=self._dt_out(updated),
+                expires_at=None if expires is None else self._dt_out(expires),
+                message_count=int(count),
+                last_seq=int(last_seq),
+            )
+            for sid, uid, created, updated, expires, count, last_seq in rows
+        ]
+
+    def session_ids(
+        self, *, now: datetime, prefix: str | None = None, after: str | None = None, limit: int
+    ) -> list[str]:
+        where = [_LIVE]
+        params: dict[str, Any] = {"now": self._dt_in(now), "limit": limit}
+        if prefix:
+            where.append("substr(session_id, 1, :prefix_len) = :prefix")
+            params.update(prefix=prefix, prefix_len=len(prefix))
+        if after is not None:
+            where.append("session_id > :after")
+            params["after"] = after
+        sql = (
+            f"SELECT session_id FROM sessions s WHERE {' AND '.join(where)} "
+            "ORDER BY session_id LIMIT :limit"
+        )
+        with self._single_statement() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(self._sql.dialect_sql(sql), params)
+                return [row[0] for row in cur.fetchall()]
+            finally:
+                cur.close()
 
     def close(self) -> None:
         if self._owns_engine:
