@@ -12,10 +12,16 @@ its own Redis key prefix (deleted afterwards).
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -44,6 +50,10 @@ _EXAMPLES = {
 
 
 def _docker_works() -> bool:
+    # Without a daemon socket, don't ask docker-py at all: its failed probe leaves a
+    # socket open, which pytest (filterwarnings=error) reports as an error.
+    if not os.environ.get("DOCKER_HOST") and not os.path.exists("/var/run/docker.sock"):
+        return False
     import docker
 
     try:
@@ -132,6 +142,191 @@ def redis_url() -> Iterator[str]:
         yield f"redis://{host}:{container.get_exposed_port(6379)}/0"
 
 
+def with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` added to its query."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _delete_keys(url: str, pattern: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        batch = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                client.unlink(*batch)
+                batch.clear()
+        if batch:
+            client.unlink(*batch)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_key_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test run; its keys are deleted at the end (SCAN, tests only)."""
+    prefix = f"pyai-test-{uuid.uuid4().hex[:12]}"
+    try:
+        yield prefix
+    finally:
+        from pyai.sessions._redis import dispose_clients
+
+        dispose_clients()
+        _delete_keys(redis_url, f"{prefix}*")
+
+
+@pytest.fixture(scope="session")
+def redis_test_url(redis_url: str, redis_key_prefix: str) -> str:
+    """The Redis URL with this run's key prefix in its query (what open_session takes)."""
+    return with_query(redis_url, key_prefix=redis_key_prefix)
+
+
+def _loopback_port() -> int:
+    """A free 127.0.0.1 port whose cluster bus port (+10000) is free too."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class RedisServers:
+    """``redis-server`` processes on loopback ports, without persistence, stopped at exit."""
+
+    def __init__(self, directory: Path) -> None:
+        server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if server is None or cli is None:
+            message = (
+                "redis-server/redis-cli are not on PATH: the Redis Cluster and server tests "
+                "start their own servers with them (apt-get install redis-server)"
+            )
+            if IN_CI:
+                pytest.fail(message, pytrace=False)
+            pytest.skip(message)
+        self.server, self.cli, self.directory = server, cli, directory
+        self._running: list[tuple[subprocess.Popen[bytes], Any]] = []
+
+    def start(self, *args: str) -> int:
+        """Start a server with extra ``args``; returns its port once it answers."""
+        import redis
+
+        for _ in range(5):
+            port = _loopback_port()
+            log = (self.directory / f"redis-{port}.log").open("wb")
+            process = subprocess.Popen(
+                [
+                    self.server,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.directory),
+                    "--cluster-config-file",
+                    f"nodes-{port}.conf",
+                    *args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            self._running.append((process, log))
+            deadline = time.monotonic() + 15
+            while process.poll() is None and time.monotonic() < deadline:
+                probe = redis.Redis(port=port, socket_connect_timeout=0.5)
+                try:
+                    probe.ping()
+                    return port
+                except redis.AuthenticationError:
+                    return port  # up, and wants a password
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+                finally:
+                    probe.close()
+            # The port was taken in between (or the server failed): try another.
+        pytest.fail(f"could not start redis-server; see the logs in {self.directory}")
+
+    def create_cluster(self, nodes: int = 3) -> list[int]:
+        """Start ``nodes`` servers in cluster mode and join them (no replicas)."""
+        import redis
+
+        ports = [self.start("--cluster-enabled", "yes") for _ in range(nodes)]
+        created = subprocess.run(
+            [
+                self.cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if created.returncode != 0:
+            pytest.fail(f"redis-cli --cluster create failed:\n{created.stdout}{created.stderr}")
+        deadline = time.monotonic() + 60
+        for port in ports:
+            node = redis.Redis(port=port, decode_responses=True)
+            try:
+                while node.execute_command("CLUSTER INFO").get("cluster_state") != "ok":
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"the cluster did not reach cluster_state:ok ({port})")
+                    time.sleep(0.1)
+            finally:
+                node.close()
+        return ports
+
+    def stop(self) -> None:
+        """Stop every server started here."""
+        for process, _ in self._running:
+            process.terminate()
+        for process, log in self._running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
+        self._running.clear()
+
+
+@pytest.fixture(scope="session")
+def redis_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServers]:
+    """Starts Redis servers of the test's own (cluster mode, passwords...) on loopback."""
+    servers = RedisServers(tmp_path_factory.mktemp("redis-servers"))
+    try:
+        yield servers
+    finally:
+        from pyai.sessions._redis import dispose_clients
+
+        dispose_clients()
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(redis_servers: RedisServers) -> str:
+    """A 3-node Redis Cluster of this run (no persistence), as a pyai URL."""
+    ports = redis_servers.create_cluster(3)
+    return f"redis://127.0.0.1:{ports[0]}?cluster=true&key_prefix=pyai-test"
+
+
 @dataclass
 class Backend:
     """A repository under test plus a way to open session handles on it."""
@@ -159,13 +354,33 @@ def _postgres_backend(request: pytest.FixtureRequest) -> Backend:
     return Backend("postgres", repository_for_url(normalize_url(url), create_schema=False), url)
 
 
+def _redis_backend(request: pytest.FixtureRequest) -> Backend:
+    from pyai.sessions import open_session
+
+    url = request.getfixturevalue("redis_test_url")
+    return Backend("redis", open_session(url).repository, url)
+
+
+def _redis_cluster_backend(request: pytest.FixtureRequest) -> Backend:
+    from pyai.sessions import open_session
+
+    url = request.getfixturevalue("redis_cluster_url")
+    return Backend("redis-cluster", open_session(url).repository, url)
+
+
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Backend]] = {
     "memory": _memory_backend,
     "sqlite": _sqlite_backend,
     "postgres": _postgres_backend,
+    "redis": _redis_backend,
+    "redis-cluster": _redis_cluster_backend,
 }
 
-_MARKS = {"postgres": [pytest.mark.postgres], "redis": [pytest.mark.redis]}
+_MARKS = {
+    "postgres": [pytest.mark.postgres],
+    "redis": [pytest.mark.redis],
+    "redis-cluster": [pytest.mark.redis],
+}
 
 
 @pytest.fixture(params=[pytest.param(n, marks=_MARKS.get(n, [])) for n in BACKENDS])
