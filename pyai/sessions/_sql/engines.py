@@ -121,12 +121,22 @@ def _build(url: URL, busy_timeout: float) -> Engine:
             # One connection is the whole database for :memory:; a pool would hand out
             # a fresh, empty database per connection.
             poolclass=StaticPool if memory else None,
+            # pyai ends every transaction itself (COMMIT or ROLLBACK) and reads outside
+            # one, so the pool's rollback on return is pure overhead on the hot path.
+            pool_reset_on_return=None,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     try:
-        engine = create_engine(url, pool_size=10, max_overflow=20)
+        engine = create_engine(
+            url,
+            pool_size=10,
+            max_overflow=20,
+            # Timestamps come back in UTC (pyai's timezone), with no conversion per row;
+            # options given in the URL are kept.
+            connect_args={"options": f"{url.query.get('options', '')} -c TimeZone=UTC".strip()},
+        )
     except ModuleNotFoundError as exc:
         raise ConfigurationError(
             f"the PostgreSQL driver is not installed ({exc.name}); "

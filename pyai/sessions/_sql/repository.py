@@ -109,6 +109,7 @@ def _statements(dialect: str) -> _Statements:
         f"WHERE m.session_id = :sid AND {_LIVE}"
     )
     lock = " FOR UPDATE" if pg else ""
+    p = "%s" if pg else "?"
     raw = _Statements(
         begin_write=None if pg else "BEGIN IMMEDIATE",
         begin_read=(
@@ -132,10 +133,11 @@ def _statements(dialect: str) -> _Statements:
             "last_seq = :last_seq, message_count = :message_count, "
             "user_id = COALESCE(user_id, :user_id) WHERE session_id = :sid"
         ),
+        # Positional parameters, in this column order (see SqlRepository._message_row).
         insert_message=(
             "INSERT INTO messages (session_id, seq, role, content, name, tool_call_id, "
-            f"tool_calls, metadata, created_at) VALUES (:sid, :seq, :role, {j_in(':content')}, "
-            f":name, :tool_call_id, {j_in(':tool_calls')}, {j_in(':metadata')}, :created_at)"
+            f"tool_calls, metadata, created_at) VALUES ({p}, {p}, {p}, {j_in(p)}, {p}, {p}, "
+            f"{j_in(p)}, {j_in(p)}, {p})"
         ),
         read_all=f"{base} ORDER BY m.seq",
         read_tail=f"{base} ORDER BY m.seq DESC LIMIT :limit",
@@ -241,7 +243,8 @@ def _sqlite_dt_out(value: str) -> datetime:
 
 
 def _pg_dt_out(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+    # pyai's engines set the session TimeZone to UTC, so this is usually a no-op.
+    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
 
 
 def _pg_dt_in(value: datetime) -> datetime:
@@ -455,26 +458,12 @@ class SqlRepository:
             },
         )
 
-    def _message_params(
-        self, sid: str, seq: int, created_at: datetime, r: MessageRecord
-    ) -> dict[str, Any]:
-        return {
-            "sid": sid,
-            "seq": seq,
-            "role": r.role,
-            "content": r.content,
-            "name": r.name,
-            "tool_call_id": r.tool_call_id,
-            "tool_calls": r.tool_calls,
-            "metadata": r.metadata,
-            "created_at": self._dt_in(created_at),
-        }
+    def _message_row(self, sid: str, seq: int, at: Any, r: MessageRecord) -> tuple[Any, ...]:
+        """Parameters of ``insert_message`` (positional: cheapest for a batch)."""
+        return (sid, seq, r.role, r.content, r.name, r.tool_call_id, r.tool_calls, r.metadata, at)
 
     def _decode(self, row: Sequence[Any]) -> Message:
-        seq, created_at, role, content, name, tool_call_id, tool_calls, metadata = row
-        return decode_message(
-            seq, self._dt_out(created_at), role, content, name, tool_call_id, tool_calls, metadata
-        )
+        return self._decode_rows([row])[0]
 
     # -- the contract ----------------------------------------------------------------------
 
@@ -520,10 +509,12 @@ class SqlRepository:
         now: datetime,
         records: Sequence[MessageRecord],
     ) -> None:
-        cur.executemany(
-            self._sql.insert_message,
-            [self._message_params(session_id, first + i, now, r) for i, r in enumerate(records)],
-        )
+        at = self._dt_in(now)
+        rows = [self._message_row(session_id, first + i, at, r) for i, r in enumerate(records)]
+        if len(rows) == 1:
+            cur.execute(self._sql.insert_message, rows[0])
+        else:
+            cur.executemany(self._sql.insert_message, rows)
 
     def _append_pg(
         self, session_id: str, records: Sequence[MessageRecord], ctx: WriteContext
@@ -571,7 +562,22 @@ class SqlRepository:
                 cur.close()
         if after is None and limit is not None:
             rows.reverse()
-        return [self._decode(row) for row in rows]
+        return self._decode_rows(rows)
+
+    def _decode_rows(self, rows: Sequence[Sequence[Any]]) -> list[Message]:
+        # The hot loop of every read. Messages appended together share one timestamp,
+        # so each distinct created_at is converted once.
+        dt_out = self._dt_out
+        times: dict[Any, datetime] = {}
+        out = []
+        for seq, created_at, role, content, name, tool_call_id, tool_calls, metadata in rows:
+            moment = times.get(created_at)
+            if moment is None:
+                moment = times[created_at] = dt_out(created_at)
+            out.append(
+                decode_message(seq, moment, role, content, name, tool_call_id, tool_calls, metadata)
+            )
+        return out
 
     def _read_one(self, sql: str, params: dict[str, Any]) -> Any:
         with self._single_statement() as conn:
@@ -681,7 +687,7 @@ class SqlRepository:
             if info is None:
                 return None
             cur.execute(self._sql.read_all, params)
-            messages = [self._decode(row) for row in cur.fetchall()]
+            messages = self._decode_rows(cur.fetchall())
             return SessionSnapshot(info, messages, self._metadata(cur, session_id, params["now"]))
 
     def import_session(
@@ -705,19 +711,18 @@ class SqlRepository:
                 cur.execute(self._sql.clear, {"sid": session_id})
                 cur.execute(self._sql.clear_metadata, {"sid": session_id})
                 count = 0
-            if mode == "append":
-                rows = [
-                    self._message_params(session_id, last_seq + 1 + i, m.created_at, m.record)
-                    for i, m in enumerate(messages)
-                ]
-            else:
-                rows = [
-                    self._message_params(session_id, m.seq, m.created_at, m.record)
-                    for m in messages
-                ]
+            rows = [
+                self._message_row(
+                    session_id,
+                    last_seq + 1 + i if mode == "append" else m.seq,
+                    self._dt_in(m.created_at),
+                    m.record,
+                )
+                for i, m in enumerate(messages)
+            ]
             if rows:
                 cur.executemany(self._sql.insert_message, rows)
-                last_seq = max(last_seq, rows[-1]["seq"])
+                last_seq = max(last_seq, rows[-1][1])
             if metadata:
                 cur.executemany(
                     self._sql.set_metadata,
