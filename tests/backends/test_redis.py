@@ -663,3 +663,28 @@ def test_test_urls_carry_the_run_prefix(redis_test_url: str, redis_key_prefix: s
     assert RedisSession("x", url=with_query(redis_test_url), key_prefix="explicit").key_prefix == (
         "explicit"
     )
+
+
+def test_redis_values_hold_no_plaintext(redis_backend: Backend) -> None:
+    """Encryption at rest: no message content or metadata value is readable in Redis."""
+    from pyai.sessions import generate_key
+
+    s = redis_backend.session(encryption_key=generate_key())
+    s.add_message("user", "PLAINTEXT-CANARY", metadata={"m": "PLAINTEXT-CANARY"})
+    s.set("k", {"v": "PLAINTEXT-CANARY"})
+    raw = _raw(redis_backend)
+    dump = []
+    prefix = _repo(redis_backend).key_prefix
+    for key in raw.scan_iter(match=f"{prefix}:*", count=1000):
+        kind = raw.type(key)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "zset":
+            dump.append(repr(raw.zrange(key, 0, -1)))
+        elif kind == "hash":
+            dump.append(repr(raw.hgetall(key)))
+        elif kind == "string":
+            dump.append(repr(raw.get(key)))
+    text = "".join(dump)
+    assert s.session_id in text  # the session's keys were read
+    assert "PLAINTEXT-CANARY" not in text
+    assert [m.content for m in s.get_messages()] == ["PLAINTEXT-CANARY"]
