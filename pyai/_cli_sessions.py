@@ -207,7 +207,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary), file=sys.stderr if not args.output else sys.stdout)
     elif args.output:
-        print(f"exported {written} sessions to {args.output}")
+        print(f"exported {written} session(s) to {args.output}")
     return 0
 
 
@@ -266,7 +266,7 @@ def _import(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"imported": imported})
     else:
-        print(f"imported {imported} sessions from {args.file} (mode {args.mode})")
+        print(f"imported {imported} session(s) from {args.file} (mode {args.mode})")
     return 0
 
 

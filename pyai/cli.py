@@ -205,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SessionError as exc:
         print(f"pyai: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`pyai sessions show ID | head`): not an error. Point
+        # stdout at devnull so the interpreter's final flush does not complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except OSError as exc:
         # Files the user named: missing, unreadable, a full disk.
         name = f"{exc.filename}: " if exc.filename else ""

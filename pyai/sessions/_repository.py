@@ -21,7 +21,10 @@ Invariants every implementation keeps:
 * **Expiry.** A write with ``ctx.ttl`` sets the session's expiry to ``ctx.now + ttl``
   (sliding: every write refreshes it); ``ttl=None`` removes any expiry. A session whose
   expiry has passed reads as missing, and the next write starts it afresh (its old
-  messages and metadata are gone first).
+  messages and metadata are gone first). Whether positions then continue (SQL, memory)
+  or restart at 1 (Redis, whose keys expire whole) is not part of the contract.
+  ``prune_expired`` deletes what the backend keeps of expired sessions and returns how
+  many it removed (on Redis, which expires keys itself: the index entries it dropped).
 * **Validation** happens before a repository is called: it receives
   :class:`MessageRecord` objects and JSON text and stores them verbatim.
 

@@ -271,3 +271,21 @@ def test_rekey_and_keys_never_printed(tmp_path: Path) -> None:
     assert SQLiteSession(tmp_path / "k.db", "k1", encryption_key=new).metadata() == {
         "meta": "secret three"
     }
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    from pyai.sessions import SQLiteSession
+
+    SQLiteSession(tmp_path / "p.db", "big").add_messages(
+        [{"role": "user", "content": "x" * 200}] * 2000
+    )
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    done = subprocess.run(
+        f"{sys.executable} -m pyai sessions show big --json --url {url} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout == "{\n"
+    assert done.stderr == ""
