@@ -11,6 +11,7 @@ its own Redis key prefix (deleted afterwards).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -84,10 +85,10 @@ def postgres_server_url() -> Iterator[str]:
         yield container.get_connection_url()
 
 
-@pytest.fixture(scope="session")
-def postgres_url(postgres_server_url: str) -> Iterator[str]:
-    """A fresh, empty database for this test run; dropped at the end."""
-    server = normalize_url(postgres_server_url)
+@contextlib.contextmanager
+def _scratch_database(server_url: str, *, dispose: bool) -> Iterator[str]:
+    """A database created for the caller and dropped afterwards (even if in use)."""
+    server = normalize_url(server_url)
     name = f"pyai_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -95,12 +96,20 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        from pyai.sessions import dispose_engines
+        if dispose:
+            from pyai.sessions import dispose_engines
 
-        dispose_engines()
+            dispose_engines()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database for this test run; dropped at the end."""
+    with _scratch_database(postgres_server_url, dispose=True) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -113,17 +122,8 @@ def postgres_migrated_url(postgres_url: str) -> str:
 @pytest.fixture
 def fresh_postgres_url(postgres_server_url: str) -> Iterator[str]:
     """An empty database of its own for one test (migration tests)."""
-    server = normalize_url(postgres_server_url)
-    name = f"pyai_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with _scratch_database(postgres_server_url, dispose=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

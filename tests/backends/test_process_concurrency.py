@@ -13,7 +13,7 @@ from pyai.sessions import open_session
 from ..conftest import Backend
 
 WRITERS = 4
-PER_WRITER = 120
+PER_WRITER = 250
 
 
 def _writer(url: str, session_id: str, writer: int, start: mp.synchronize.Event) -> None:  # type: ignore[name-defined]

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -611,51 +609,8 @@ def test_sqlite_export_imports_into_redis_unchanged(tmp_path: Path, redis_test_u
     source.close()
 
 
-# -- several processes, one session --------------------------------------------------------
-
-WRITERS = 4
-PER_WRITER = 250
-
-
-def _writer(url: str, session_id: str, writer: int, start: Any) -> None:
-    session = RedisSession(session_id, url=url)
-    start.wait()
-    for i in range(PER_WRITER):
-        session.add_message("user", f"{writer}:{i}")
-    session.close()
-
-
-@pytest.mark.slow
-def test_processes_appending_to_one_session(redis_backend: Backend) -> None:
-    assert redis_backend.url is not None
-    session_id = f"race-{uuid.uuid4().hex}"
-    ctx = mp.get_context("spawn")
-    start = ctx.Event()
-    procs = [
-        ctx.Process(target=_writer, args=(redis_backend.url, session_id, w, start))
-        for w in range(WRITERS)
-    ]
-    for p in procs:
-        p.start()
-    start.set()
-    for p in procs:
-        p.join(timeout=180)
-    assert [p.exitcode for p in procs] == [0] * WRITERS
-
-    messages = redis_backend.session(session_id).get_messages()
-    expected = WRITERS * PER_WRITER
-    assert len(messages) == expected == redis_backend.session(session_id).count()
-    assert [m.seq for m in messages] == list(range(1, expected + 1))  # contiguous
-    contents = [str(m.content) for m in messages]
-    assert len(set(contents)) == expected  # no duplicates
-    order: dict[str, list[int]] = defaultdict(list)
-    for content in contents:
-        writer, i = content.split(":")
-        order[writer].append(int(i))
-    assert {w: order[w] for w in sorted(order)} == {
-        str(w): list(range(PER_WRITER)) for w in range(WRITERS)
-    }
-    redis_backend.session(session_id).delete()
+# -- several processes, one session: tests/backends/test_process_concurrency.py runs on
+# both Redis backends (4 processes x 250 appends, singles and batches).
 
 
 def test_test_urls_carry_the_run_prefix(redis_test_url: str, redis_key_prefix: str) -> None:
