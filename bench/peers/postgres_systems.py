@@ -20,9 +20,8 @@ from typing import Any
 from bench.peers.sqlite_systems import (
     LangChainHandle,
     OpenAISqlAlchemy,
-    PyaiHandle,
+    PyaiSystem,
     langchain_rows,
-    pyai_fill,
 )
 from bench.peers.systems import TURN, Handle, System, batch, langchain_message
 from bench.peers.timing import run
@@ -133,37 +132,17 @@ class RawPostgres(System):
 # -- pyai ---------------------------------------------------------------------------------
 
 
-class PyaiPostgres(System):
+class PyaiPostgres(PyaiSystem):
     """``pyai.sessions.PostgresSession(url, session_id)``."""
-
-    name = "pyai"
-    kind = "pyai"
 
     def __init__(self, url: str) -> None:
         super().__init__(url=url)
         self.url = url
 
-    def open(self, session_id: str) -> PyaiHandle:
+    def _make(self, session_id: str) -> Any:
         from pyai.sessions import PostgresSession
 
-        return PyaiHandle(PostgresSession(self.url, session_id))
-
-    def fill(self, session_id: str, n: int) -> None:
-        from pyai.sessions import PostgresSession
-
-        pyai_fill(PostgresSession(self.url, session_id), n)
-
-    def user(self, session_id: str) -> int:
-        from pyai.sessions import PostgresSession
-
-        with PostgresSession(self.url, session_id) as s:
-            s.add_messages(TURN)
-            return len(s.get_messages())
-
-    def close(self) -> None:
-        from pyai.sessions import dispose_engines
-
-        dispose_engines()
+        return PostgresSession(self.url, session_id)
 
 
 # -- peers --------------------------------------------------------------------------------

@@ -13,10 +13,9 @@ from typing import Any
 from bench.peers.sqlite_systems import (
     LangChainHandle,
     OpenAIHandle,
-    PyaiHandle,
+    PyaiSystem,
     langchain_rows,
     openai_fill,
-    pyai_fill,
 )
 from bench.peers.systems import TURN, Handle, System, batch, langchain_message
 from bench.peers.timing import run
@@ -83,11 +82,8 @@ class RawRedis(System):
 # -- pyai ---------------------------------------------------------------------------------
 
 
-class PyaiRedis(System):
+class PyaiRedis(PyaiSystem):
     """``pyai.sessions.RedisSession(session_id, url=..., key_prefix=...)``."""
-
-    name = "pyai"
-    kind = "pyai"
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__(url=url, prefix=prefix)
@@ -97,17 +93,6 @@ class PyaiRedis(System):
         from pyai.sessions import RedisSession
 
         return RedisSession(session_id, url=self.url, key_prefix=self.prefix)
-
-    def open(self, session_id: str) -> PyaiHandle:
-        return PyaiHandle(self._make(session_id))
-
-    def fill(self, session_id: str, n: int) -> None:
-        pyai_fill(self._make(session_id), n)
-
-    def user(self, session_id: str) -> int:
-        with self._make(session_id) as s:
-            s.add_messages(TURN)
-            return len(s.get_messages())
 
     def close(self) -> None:
         from pyai.sessions import RedisSession

@@ -165,30 +165,23 @@ def pyai_fill(session: Any, n: int) -> None:
         session.add_messages(batch(min(1000, n - start), str(start)))
 
 
-class PyaiSqlite(System):
-    """``pyai.sessions.SQLiteSession(path, session_id)``."""
+class PyaiSystem(System):
+    """pyai through one of its session classes; subclasses say which (``_make``)."""
 
     name = "pyai"
     kind = "pyai"
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path=path)
-        self.path = path
+    def _make(self, session_id: str) -> Any:
+        raise NotImplementedError
 
     def open(self, session_id: str) -> PyaiHandle:
-        from pyai.sessions import SQLiteSession
-
-        return PyaiHandle(SQLiteSession(self.path, session_id))
+        return PyaiHandle(self._make(session_id))
 
     def fill(self, session_id: str, n: int) -> None:
-        from pyai.sessions import SQLiteSession
-
-        pyai_fill(SQLiteSession(self.path, session_id), n)
+        pyai_fill(self._make(session_id), n)
 
     def user(self, session_id: str) -> int:
-        from pyai.sessions import SQLiteSession
-
-        with SQLiteSession(self.path, session_id) as s:
+        with self._make(session_id) as s:
             s.add_messages(TURN)
             return len(s.get_messages())
 
@@ -196,6 +189,19 @@ class PyaiSqlite(System):
         from pyai.sessions import dispose_engines
 
         dispose_engines()
+
+
+class PyaiSqlite(PyaiSystem):
+    """``pyai.sessions.SQLiteSession(path, session_id)``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path=path)
+        self.path = path
+
+    def _make(self, session_id: str) -> Any:
+        from pyai.sessions import SQLiteSession
+
+        return SQLiteSession(self.path, session_id)
 
 
 # -- OpenAI Agents SDK --------------------------------------------------------------------
