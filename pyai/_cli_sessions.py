@@ -184,7 +184,7 @@ def _export(args: argparse.Namespace) -> int:
     with _open(_url(args), _keys(args)) as store:
         named: list[str] = list(args.session_ids)
         for sid in named:
-            if store.repository.info(sid, now=_now()) is None:
+            if store.info(sid) is None:
                 raise SessionError(f"no session {sid!r} in {store.location}")
         count = len(named) if named else sum(1 for _ in store.session_ids(args.prefix))
 
@@ -285,7 +285,7 @@ def _copy(args: argparse.Namespace) -> int:
                 document = source.export_session(sid)
                 if document is None:
                     continue
-                present = target.repository.info(sid, now=_now())
+                present = target.info(sid)
                 last = document["messages"][-1]["seq"] if document["messages"] else 0
                 if (
                     present is not None
@@ -303,10 +303,10 @@ def _copy(args: argparse.Namespace) -> int:
         expected = found = 0
         missing: list[str] = []
         for sid in source.session_ids(args.prefix):
-            info = source.repository.info(sid, now=_now())
+            info = source.info(sid)
             if info is None:
                 continue
-            there = target.repository.info(sid, now=_now())
+            there = target.info(sid)
             expected += info.message_count
             if there is None or there.message_count != info.message_count:
                 missing.append(sid)
@@ -345,11 +345,11 @@ def _rekey(args: argparse.Namespace) -> int:
         done = 0
         with _progress(total, "re-encrypting", not args.json) as advance:
             for sid in reader.session_ids(args.prefix):
-                before = reader.repository.info(sid, now=_now())
+                before = reader.info(sid)
                 document = reader.export_session(sid)  # decrypts with any given key
                 if document is None or before is None:
                     continue
-                if reader.repository.info(sid, now=_now()) != before:
+                if reader.info(sid) != before:
                     raise SessionError(
                         f"session {sid!r} changed while it was re-encrypted; stop writers "
                         f"and run rekey again ({done} sessions were re-encrypted)"
@@ -391,12 +391,6 @@ def _prune(args: argparse.Namespace) -> int:
     else:
         print(f"pruned {pruned} expired session(s)")
     return 0
-
-
-def _now() -> Any:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)
 
 
 # -- the parser ------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ from bench.peers.sqlite_systems import (
     LangChainHandle,
     OpenAISqlAlchemy,
     PyaiSystem,
+    RawSqlHandle,
+    _raw_rows,
     langchain_rows,
 )
-from bench.peers.systems import TURN, Handle, System, batch, langchain_message
+from bench.peers.systems import TURN, System, batch, langchain_message
 from bench.peers.timing import run
 
 # -- raw psycopg 3: the floor -------------------------------------------------------------
@@ -57,10 +59,6 @@ _ALL = (
 )
 
 
-def _raw_rows(rows: list[Any]) -> list[tuple[Any, ...]]:
-    return [(s, c, r, json.loads(x)) for s, c, r, x in rows]
-
-
 def _raw_append(conn: Any, sid: str, items: list[dict[str, str]]) -> None:
     now = datetime.now(timezone.utc)
     if len(items) == 1:
@@ -80,26 +78,11 @@ def _raw_append(conn: Any, sid: str, items: list[dict[str, str]]) -> None:
     )
 
 
-class RawPostgresHandle(Handle):
-    def __init__(self, conn: Any, sid: str) -> None:
-        self.conn, self.sid = conn, sid
+class RawPostgresHandle(RawSqlHandle):
+    tail_sql, all_sql = _TAIL, _ALL
 
-    def add_one(self, text: str) -> None:
-        _raw_append(self.conn, self.sid, [{"role": "user", "content": text}])
-
-    def add_batch(self, items: list[dict[str, str]]) -> None:
+    def _append(self, items: list[dict[str, str]]) -> None:
         _raw_append(self.conn, self.sid, items)
-
-    def tail(self, n: int) -> list[Any]:
-        rows = self.conn.execute(_TAIL, (self.sid, n)).fetchall()
-        rows.reverse()
-        return _raw_rows(rows)
-
-    def read_all(self) -> list[Any]:
-        return _raw_rows(self.conn.execute(_ALL, (self.sid,)).fetchall())
-
-    def contents(self) -> list[str]:
-        return [row[3] for row in self.read_all()]
 
 
 class RawPostgres(System):

@@ -72,26 +72,41 @@ def _raw_rows(rows: list[Any]) -> list[tuple[Any, ...]]:
     return [(s, c, r, json.loads(x)) for s, c, r, x in rows]
 
 
-class RawSqliteHandle(Handle):
-    def __init__(self, conn: sqlite3.Connection, sid: str) -> None:
+class RawSqlHandle(Handle):
+    """The floor on pyai's schema; subclasses give the driver's SQL and append."""
+
+    tail_sql: str
+    all_sql: str
+
+    def __init__(self, conn: Any, sid: str) -> None:
         self.conn, self.sid = conn, sid
 
-    def add_one(self, text: str) -> int:
-        return _raw_append(self.conn, self.sid, [{"role": "user", "content": text}])
+    def _append(self, items: list[dict[str, str]]) -> Any:
+        raise NotImplementedError
 
-    def add_batch(self, items: list[dict[str, str]]) -> int:
-        return _raw_append(self.conn, self.sid, items)
+    def add_one(self, text: str) -> Any:
+        return self._append([{"role": "user", "content": text}])
+
+    def add_batch(self, items: list[dict[str, str]]) -> Any:
+        return self._append(items)
 
     def tail(self, n: int) -> list[Any]:
-        rows = self.conn.execute(_TAIL, (self.sid, n)).fetchall()
+        rows = self.conn.execute(self.tail_sql, (self.sid, n)).fetchall()
         rows.reverse()
         return _raw_rows(rows)
 
     def read_all(self) -> list[Any]:
-        return _raw_rows(self.conn.execute(_ALL, (self.sid,)).fetchall())
+        return _raw_rows(self.conn.execute(self.all_sql, (self.sid,)).fetchall())
 
     def contents(self) -> list[str]:
         return [row[3] for row in self.read_all()]
+
+
+class RawSqliteHandle(RawSqlHandle):
+    tail_sql, all_sql = _TAIL, _ALL
+
+    def _append(self, items: list[dict[str, str]]) -> int:
+        return _raw_append(self.conn, self.sid, items)
 
 
 class RawSqlite(System):

@@ -118,11 +118,6 @@ class Codec:
     def __repr__(self) -> str:
         return f"Codec(encrypted={self._cipher is not None})"
 
-    @property
-    def encrypts(self) -> bool:
-        """Whether values are encrypted on write."""
-        return self._cipher is not None
-
     # -- writing ---------------------------------------------------------------------
 
     def _seal(self, text: str) -> str:

@@ -302,7 +302,7 @@ class _AllFields(frozenset[str]):
     def __copy__(self) -> set[str]:
         return set(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> set[str]:
+    def __deepcopy__(self, _memo: dict[int, Any]) -> set[str]:
         return set(self)
 
 

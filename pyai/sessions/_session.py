@@ -40,7 +40,6 @@ __all__ = ["Session", "SessionEvent"]
 log = logging.getLogger("pyai.sessions")
 
 T = TypeVar("T")
-_MISSING: Any = object()
 _POP_ATTEMPTS = 20
 
 

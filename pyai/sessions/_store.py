@@ -173,6 +173,11 @@ class SessionStore:
                 return
             cursor = page.next_cursor
 
+    def info(self, session_id: str) -> SessionInfo | None:
+        """A session's bookkeeping (owner, times, message count), or None if it does not exist."""
+        check_id(session_id)
+        return self._repository.info(session_id, now=self._now())
+
     def delete_session(self, session_id: str) -> bool:
         """Delete a session entirely. Returns whether it existed."""
         check_id(session_id)

@@ -208,20 +208,17 @@ def test_help_reads_well() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.redis
 def test_copy_between_backends_ends_where_it_started(
-    postgres_migrated_url: str, tmp_path: Path
+    postgres_migrated_url: str, redis_test_url: str, tmp_path: Path
 ) -> None:
-    """SQLite -> PostgreSQL -> ... -> SQLite: the sessions come back equal."""
+    """SQLite -> PostgreSQL -> Redis -> SQLite: the sessions come back equal."""
     from pyai.sessions import open_store
 
     prefix = f"copy-{tmp_path.name}-"
     start = f"sqlite:///{tmp_path / 'start.db'}"
     end = f"sqlite:///{tmp_path / 'end.db'}"
-    chain = [start, postgres_migrated_url]
-    redis_url = os.environ.get("PYAI_TEST_REDIS_URL")
-    if redis_url:
-        chain.append(redis_url)
-    chain.append(end)
+    chain = [start, postgres_migrated_url, redis_test_url, end]
     with open_store(start) as store:
         _fill(store, prefix, 5)
         expected = _docs(store, prefix)

@@ -138,6 +138,6 @@ def test_async_store(store: SessionStore) -> None:
         assert len(docs) == 1
         assert await store.adelete_session(p + "x") is True
         assert await store.aimport_all(docs) == 1
-        assert await store.aprune_expired() >= 0
+        assert isinstance(await store.aprune_expired(), int)
 
     asyncio.run(main())

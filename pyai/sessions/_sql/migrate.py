@@ -6,6 +6,8 @@ when the wheel is built) or, in a source checkout, in ``migrations/`` at its roo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -91,41 +93,35 @@ def _run(engine: Engine, action: str, revision: str) -> None:
             command.downgrade(cfg, revision)
 
 
-def _with_engine(target: URL | Engine) -> tuple[Engine, bool]:
+@contextmanager
+def _engine(target: URL | Engine) -> Iterator[Engine]:
+    """The caller's engine as it is, or a throwaway one for a URL (disposed after)."""
     if isinstance(target, Engine):
-        return target, False
-    return migration_engine(target), True
+        yield target
+        return
+    engine = migration_engine(target)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def upgrade(target: URL | Engine, revision: str = "head") -> None:
     """Bring the database to ``revision`` (in one transaction where the dialect allows)."""
-    engine, owned = _with_engine(target)
-    try:
+    with _engine(target) as engine:
         _run(engine, "upgrade", revision)
-    finally:
-        if owned:
-            engine.dispose()
 
 
 def downgrade(target: URL | Engine, revision: str) -> None:
     """Take the database back to ``revision`` (``base`` drops every pyai table)."""
-    engine, owned = _with_engine(target)
-    try:
+    with _engine(target) as engine:
         _run(engine, "downgrade", revision)
-    finally:
-        if owned:
-            engine.dispose()
 
 
 def current(target: URL | Engine) -> str | None:
     """The database's current revision."""
-    engine, owned = _with_engine(target)
-    try:
-        with engine.connect() as conn:
-            return current_revision(conn)
-    finally:
-        if owned:
-            engine.dispose()
+    with _engine(target) as engine, engine.connect() as conn:
+        return current_revision(conn)
 
 
 def check(target: URL | Engine) -> list[str]:
@@ -134,11 +130,6 @@ def check(target: URL | Engine) -> list[str]:
 
     from .models import metadata
 
-    engine, owned = _with_engine(target)
-    try:
-        with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            return [repr(diff) for diff in compare_metadata(ctx, metadata)]
-    finally:
-        if owned:
-            engine.dispose()
+    with _engine(target) as engine, engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return [repr(diff) for diff in compare_metadata(ctx, metadata)]
