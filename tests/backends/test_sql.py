@@ -456,3 +456,29 @@ def test_postgres_rows_hold_no_plaintext(postgres_migrated_url: str) -> None:
     engine.dispose()
     text_dump = " ".join(str(row[0]) for row in dump)
     assert "PLAINTEXT-CANARY" not in text_dump and "$pyai" in text_dump
+
+
+def test_a_new_file_switches_to_wal_even_while_another_process_holds_a_lock(
+    tmp_path: Path,
+) -> None:
+    """Switching a file to WAL fails at once (SQLite's busy handler is not used) while
+    another connection holds a lock; pyai waits up to its busy timeout instead."""
+    import threading
+
+    path = tmp_path / "rollback-journal.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other_app (x)")  # an existing file, not yet in WAL mode
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO other_app VALUES (1)")
+    timer = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    timer.start()
+    try:
+        SQLiteSession(path, "waits", busy_timeout=10).add_message("user", "after the lock")
+    finally:
+        timer.join()
+        holder.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()

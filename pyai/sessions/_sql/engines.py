@@ -10,8 +10,10 @@ is replaced instead of failing a call, while a busy pool pays no extra round tri
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +94,42 @@ def normalize_url(url: str | URL) -> URL:
     )
 
 
-def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-    # pysqlite's own transaction handling issues a deferred BEGIN lazily, which lets two
-    # writers both read and then deadlock on upgrade; pyai issues BEGIN IMMEDIATE itself.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        # Pragmas go here, on every new connection: a hook installed after the pool
-        # already held a connection would leave that connection unconfigured.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
+def _sqlite_on_connect(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # pysqlite's own transaction handling issues a deferred BEGIN lazily, which lets
+        # two writers both read and then deadlock on upgrade; pyai issues BEGIN
+        # IMMEDIATE itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # Pragmas go here, on every new connection: a hook installed after the pool
+            # already held a connection would leave that connection unconfigured.
+            _enable_wal(cursor, busy_timeout)
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _enable_wal(cursor: Any, busy_timeout: float) -> None:
+    # Switching a file to WAL needs an exclusive lock, and SQLite answers "database is
+    # locked" at once, without its busy handler, while another process holds any lock
+    # (several processes opening a new file together). Once the file is in WAL mode
+    # (the mode is stored in the file) there is nothing to switch.
+    (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+    if str(mode).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_on_begin(conn: Any) -> None:
@@ -125,7 +150,7 @@ def _build(url: URL, busy_timeout: float) -> Engine:
             # one, so the pool's rollback on return is pure overhead on the hot path.
             pool_reset_on_return=None,
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_on_connect(busy_timeout))
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     try:
@@ -203,7 +228,7 @@ def migration_engine(url: URL, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) ->
 
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": busy_timeout}, poolclass=NullPool)
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_on_connect(busy_timeout))
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     try:
