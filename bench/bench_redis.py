@@ -1,11 +1,11 @@
 """pyai's Redis store against raw redis-py doing the same work, side by side in one run.
 
-    .venv/bin/python bench/bench_redis.py [--url redis://127.0.0.1:6379/0] [--samples 5]
-                                          [--seconds 0.5] [--cluster-url URL]
+    .venv/bin/python bench/bench_redis.py [--url redis://127.0.0.1:6379/0] [--samples 11]
+                                          [--seconds 0.3] [--cluster-url URL]
 
-Workloads (each sample runs one variant for at least ``--seconds``; variants take turns
-within a round so that drift on a shared machine hits them alike; medians of the
-samples are reported):
+Workloads (each round runs every variant for at least ``--seconds``, taking turns, so
+that drift on a shared machine hits them alike; rates are medians over the rounds, and
+ratios the median of the per-round ratios, with their range):
 
 * append one message with a ttl: ``RedisSession.add_message`` against a redis-py
   pipeline of ``RPUSH`` (the message as JSON: role, content, timestamp) + ``EXPIRE``;
@@ -59,17 +59,35 @@ def rate(operation: Callable[[], object], seconds: float) -> float:
             return count / (now - start)
 
 
+class Rounds:
+    """Operations per second of each variant in each round (variants take turns)."""
+
+    def __init__(self, results: dict[str, list[float]]) -> None:
+        self.results = results
+
+    def __getitem__(self, name: str) -> float:
+        """The median rate of ``name``."""
+        return statistics.median(self.results[name])
+
+    def ratio(self, fast: str, slow: str) -> str:
+        """How much longer ``slow`` takes than ``fast``: the median of the per-round ratios
+        (a round's variants ran back to back, so drift of a shared machine hits them
+        alike) and their range."""
+        ratios = sorted(f / s for f, s in zip(self.results[fast], self.results[slow], strict=True))
+        return f"{statistics.median(ratios):.2f}x time (rounds {ratios[0]:.2f}-{ratios[-1]:.2f})"
+
+
 def measure(
     variants: dict[str, Callable[[], Callable[[], object]]], samples: int, seconds: float
-) -> dict[str, float]:
-    """Median operations per second of each variant; ``variants`` build a fresh operation."""
+) -> Rounds:
+    """Each variant's rate in each of ``samples`` rounds; ``variants`` build a fresh operation."""
     results: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     for round_ in range(samples):
         order = names if round_ % 2 == 0 else names[::-1]
         for name in order:
             results[name].append(rate(variants[name](), seconds))
-    return {name: statistics.median(values) for name, values in results.items()}
+    return Rounds(results)
 
 
 def machine(raw: redis.Redis) -> dict[str, str]:
@@ -182,15 +200,14 @@ def run(url: str, samples: int, seconds: float, label: str) -> list[tuple[str, s
                 f"raw RPUSH+EXPIRE pipeline {appends['raw']:,.0f}/s; pyai "
                 f"{appends['pyai']:,.0f}/s"
                 + (f"; raw in MULTI {appends['raw MULTI']:,.0f}/s" if not cluster else ""),
-                f"{appends['raw'] / appends['pyai']:.2f}x time "
-                f"({appends['pyai'] / appends['raw']:.2f} of raw throughput)",
+                appends.ratio("raw", "pyai"),
             )
         )
         rows.append(
             (
                 "append, repository only (no validation)",
                 f"{appends['repository']:,.0f}/s",
-                f"{appends['raw'] / appends['repository']:.2f}x time",
+                appends.ratio("raw", "repository"),
             )
         )
 
@@ -213,8 +230,8 @@ def run(url: str, samples: int, seconds: float, label: str) -> list[tuple[str, s
                 "last 20 of 10,000",
                 f"raw LRANGE {reads['raw']:,.0f}/s; raw LRANGE + json.loads "
                 f"{reads['raw+json']:,.0f}/s; pyai {reads['pyai']:,.0f}/s",
-                f"{reads['raw+json'] / reads['pyai']:.2f}x time vs LRANGE + json, "
-                f"{reads['raw'] / reads['pyai']:.2f}x vs bare LRANGE",
+                f"vs LRANGE + json.loads: {reads.ratio('raw+json', 'pyai')}; "
+                f"vs bare LRANGE: {reads.ratio('raw', 'pyai')}",
             )
         )
 
@@ -237,14 +254,14 @@ def run(url: str, samples: int, seconds: float, label: str) -> list[tuple[str, s
             (
                 "last 20: 100,000 vs 1,000 messages",
                 f"1,000: {lengths['1k']:,.0f}/s; 100,000: {lengths['100k']:,.0f}/s",
-                f"{lengths['1k'] / lengths['100k']:.2f}x time",
+                lengths.ratio("1k", "100k"),
             )
         )
         rows.append(
             (
                 "20 after a cursor: 100,000 vs 1,000",
                 f"1,000: {lengths['1k after']:,.0f}/s; 100,000: {lengths['100k after']:,.0f}/s",
-                f"{lengths['1k after'] / lengths['100k after']:.2f}x time",
+                lengths.ratio("1k after", "100k after"),
             )
         )
         for session in (tail, short, long):
@@ -273,8 +290,8 @@ def main() -> None:
     parser.add_argument(
         "--cluster-url", help="a loopback Redis Cluster node, e.g. redis://127.0.0.1:7000"
     )
-    parser.add_argument("--samples", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=0.5)
+    parser.add_argument("--samples", type=int, default=11)
+    parser.add_argument("--seconds", type=float, default=0.3)
     args = parser.parse_args()
     for url in filter(None, (args.url, args.cluster_url)):
         if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -293,8 +310,9 @@ def main() -> None:
         ]
 
     print(
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; medians of {args.samples} samples "
-        f"of at least {args.seconds}s each.\n"
+        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {args.samples} rounds, each "
+        f"variant at least {args.seconds}s per round; rates are medians, ratios the median "
+        "of the per-round ratios (range in brackets).\n"
     )
     for key, value in about.items():
         print(f"- {key}: {value}")

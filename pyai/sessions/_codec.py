@@ -205,8 +205,16 @@ class Codec:
         )
 
     def open_messages(self, messages: list[Message], session_id: str) -> list[Message]:
-        """:meth:`open_message` for each."""
-        return [self.open_message(m, session_id) for m in messages]
+        """:meth:`open_message` for each (``messages`` itself when none is encrypted)."""
+        for message in messages:  # the common case first, without a call per message
+            values = message.__dict__
+            if (
+                type(values["content"]) is dict
+                or type(values["tool_calls"]) is dict
+                or ENVELOPE_KEY in values["metadata"]
+            ):
+                return [self.open_message(m, session_id) for m in messages]
+        return messages
 
     def open_value(self, value: Any, where: str) -> Any:
         """A metadata value, decrypted if it was encrypted."""

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from redis.crc import key_slot
 from redis.retry import Retry
 
 from pyai.sessions import RedisSession, SQLiteSession, open_session
+from pyai.sessions._redis import codec
 from pyai.sessions._redis.clients import _never_sent, safe_url
 from pyai.sessions._redis.keys import index_keys, session_keys
 from pyai.sessions._redis.repository import RedisRepository
@@ -36,6 +37,7 @@ from ..conftest import BACKENDS, Backend, RedisServers, with_query
 
 pytestmark = pytest.mark.redis
 
+_MICROSECOND = timedelta(microseconds=1)
 HOSTILE_IDS = ["plain", "}x", "{", "}", "{}", "a}b{c}", "%7D", "%", "x{y}z", "日本 🚀", "*?[]"]
 
 
@@ -305,6 +307,33 @@ def test_foreign_member_in_messages_is_an_error(redis_backend: Backend) -> None:
     s.delete()
 
 
+def test_created_at_reads_back_exactly_in_both_stored_forms(redis_backend: Backend) -> None:
+    raw = _raw(redis_backend)
+    s = redis_backend.session()
+    moment = datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=timezone.utc)
+    epoch_micros = str((moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // _MICROSECOND)
+    stored = s.import_data(
+        {
+            "format": "pyai.session",
+            "version": 1,
+            "session_id": "elsewhere",
+            "messages": [
+                {"role": "user", "content": "x", "seq": 1, "created_at": moment.isoformat()}
+            ],
+        }
+    )
+    assert stored == 1
+    key = _repo(redis_backend).keys(s.session_id).messages
+    [member] = raw.zrange(key, 0, -1)
+    assert member.split("\x00")[1] == "2024-02-29T23:59:59.999999+00:00"
+    # Members of earlier development builds hold microseconds since the epoch.
+    raw.zadd(key, {f'2\x00{epoch_micros}\x00user\x00"y"\x00\x00\x00\x00': 2})
+    got = s.get_messages()
+    assert [m.created_at for m in got] == [moment, moment]
+    assert all(m.created_at.tzinfo is timezone.utc for m in got)
+    s.delete()
+
+
 def test_positions_survive_an_evicted_session_hash(redis_backend: Backend) -> None:
     raw = _raw(redis_backend)
     s = redis_backend.session()
@@ -312,6 +341,118 @@ def test_positions_survive_an_evicted_session_hash(redis_backend: Backend) -> No
     raw.delete(_repo(redis_backend).keys(s.session_id).session)  # as an LRU eviction would
     assert s.add_message("user", "c").seq == 3
     assert [m.seq for m in s.get_messages()] == [1, 2, 3]
+
+
+# -- the append fast path ----------------------------------------------------------------
+
+
+def _setup_steps() -> dict[str, tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]]:
+    """Scenarios: writes made before the append (method, session options) and the
+    append's own options."""
+    one = {"ttl": 60}
+    return {
+        "new session": ([], one),
+        "existing, ttl": ([("add", one)], one),
+        "existing with metadata, longer ttl": ([("add", one), ("set", one)], {"ttl": 120}),
+        "existing, no ttl": ([("add", {})], {}),
+        "owned, another user given": ([("add", {"user_id": "alice"})], {"user_id": "bob"}),
+        "unowned, a user given": ([("add", {})], {"user_id": "bob"}),
+        "ttl given to a session without": ([("add", {})], one),
+        "ttl taken away": ([("add", one), ("set", one)], {}),
+        "batch": ([("add", one)], {**one, "batch": 3}),
+        "at a sweep": ([("add15", one)], one),
+        "session hash evicted": ([("add", one), ("evict", one)], one),
+    }
+
+
+def _state(raw: Any, repo: RedisRepository, sid: str) -> dict[str, Any]:
+    keys, index = repo.keys(sid), repo.index
+    owner = raw.hget(index.owner, sid)
+    return {
+        "session": raw.hgetall(keys.session),
+        "messages": raw.zrange(keys.messages, 0, -1, withscores=True),
+        "metadata": raw.hgetall(keys.metadata),
+        "ttl": [raw.pttl(k) for k in keys],
+        "activity": raw.zscore(index.activity, sid),
+        "expiry": raw.zscore(index.expiry, sid),
+        "ids": raw.zscore(index.ids, sid),
+        "owner": owner,
+        "owners": None if owner is None else raw.zscore(index.owners, f"{owner}\x00{sid}"),
+    }
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal, but for deadlines (ms, ``inf``) up to 2 s apart."""
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if a is None or b is None or a < 0 or b < 0 or a == float("inf"):
+        return a == b
+    return abs(a - b) < 2000
+
+
+@pytest.mark.parametrize("scenario", list(_setup_steps()))
+def test_append_fast_path_writes_what_the_general_script_writes(
+    redis_backend: Backend, scenario: str
+) -> None:
+    from pyai.sessions._message import Message, encode_message
+    from pyai.sessions._redis import scripts
+    from pyai.sessions._repository import WriteContext
+
+    repo, raw = _repo(redis_backend), _raw(redis_backend)
+    steps, options = _setup_steps()[scenario]
+    fast, general = f"fast-{uuid.uuid4().hex}", f"general-{uuid.uuid4().hex}"
+    setup_at = datetime.now(timezone.utc)  # one clock for both sessions' earlier writes
+    for sid in (fast, general):
+        for step, step_options in steps:
+            step_ctx = WriteContext(setup_at, **step_options)
+            if step == "add":
+                record = encode_message(Message(role="user", content="before", metadata={"n": 1}))
+                repo.append(sid, [record], step_ctx)
+            elif step == "add15":
+                records = [encode_message(Message(role="user", content=str(i))) for i in range(15)]
+                repo.append(sid, records, step_ctx)
+            elif step == "set":
+                repo.set_metadata(sid, "k", '[1,"two"]', step_ctx)
+            else:
+                raw.delete(repo.keys(sid).session)
+    ctx = WriteContext(
+        datetime.now(timezone.utc), ttl=options.get("ttl"), user_id=options.get("user_id")
+    )
+    bodies = [
+        encode_message(Message(role="assistant", content=f"reply {i}", name="bot"))
+        for i in range(options.get("batch", 1))
+    ]
+    for sid, script in ((fast, scripts.APPEND), (general, scripts.APPEND_GENERAL)):
+        args = repo._write_args(sid, ctx)
+        args += [codec.encode_body(codec.iso_time(ctx.now), body) for body in bodies]
+        repo._write(script, sid, args, idempotent=False)
+    got, wanted = _state(raw, repo, fast), _state(raw, repo, general)
+    # Deadlines come from the server's clock, read by two script calls.
+    for deadline in ("ttl", "expiry"):
+        got_at, wanted_at = got.pop(deadline), wanted.pop(deadline)
+        assert _close(got_at, wanted_at), (deadline, got_at, wanted_at)
+    assert got == wanted
+    for sid in (fast, general):
+        redis_backend.session(sid).delete()
+
+
+def test_append_to_an_existing_session_over_a_foreign_messages_key(
+    redis_backend: Backend,
+) -> None:
+    raw = _raw(redis_backend)
+    s = redis_backend.session(ttl=60)
+    s.add_message("user", "mine")
+    keys = _repo(redis_backend).keys(s.session_id)
+    raw.delete(keys.messages)
+    raw.rpush(keys.messages, "theirs")
+    before = raw.hgetall(keys.session)
+    with pytest.raises(BackendError, match="messages key of the session holds a list"):
+        s.add_message("user", "x")
+    assert raw.lrange(keys.messages, 0, -1) == ["theirs"]
+    assert raw.pttl(keys.messages) == -1
+    assert raw.hgetall(keys.session) == before
+    raw.delete(keys.messages)
+    s.delete()
 
 
 # -- connections, ownership, passwords ----------------------------------------------------

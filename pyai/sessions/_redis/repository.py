@@ -27,7 +27,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import AskError, ClusterCrossSlotError, NoScriptError, ResponseError
@@ -42,7 +43,7 @@ from .._repository import (
 )
 from ..errors import BackendError, SessionError, SessionExistsError
 from . import scripts
-from .codec import decode_member, encode_body, from_micros, text, to_micros
+from .codec import decode_members, encode_body, from_micros, iso_time, text, to_micros
 from .keys import IndexKeys, SessionKeys, index_keys, session_keys
 
 if TYPE_CHECKING:
@@ -60,6 +61,19 @@ _INFINITY = "+inf"
 _LIST_BUDGET = 2000
 _SWEEP_PAGE = 500
 _GONE = "gone"
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@lru_cache(maxsize=64)
+def _ttl_parts(ttl: float) -> tuple[str, int]:
+    """A ttl as the scripts' argument (ms) and as whole microseconds (for expires_at).
+
+    Whole milliseconds, at least 1 (an expiry at "now" would delete what was just
+    written); the nudge keeps float error (0.4 * 1000 = 400.00000000000006) from adding
+    one. The microseconds are those ``now + timedelta(seconds=ttl)`` adds (cached: a
+    process uses a few ttls).
+    """
+    return str(max(1, math.ceil(ttl * 1000 - 1e-6))), timedelta(seconds=ttl) // _MICROSECOND
 
 
 class RedisRepository:
@@ -222,7 +236,7 @@ class RedisRepository:
 
     def _decode(self, session_id: str, members: Sequence[Any]) -> list[Message]:
         try:
-            return [decode_member(member) for member in members]
+            return decode_members(members)
         except ValueError as exc:
             raise BackendError(
                 f"{self.keys(session_id).messages!r} holds a member pyai did not write "
@@ -231,17 +245,11 @@ class RedisRepository:
 
     @staticmethod
     def _write_args(session_id: str, ctx: WriteContext) -> list[str]:
-        now = str(to_micros(ctx.now))
-        expires_at = ctx.expires_at
-        if ctx.ttl is None or expires_at is None:
-            ttl_ms = expires = ""
-        else:
-            # Whole milliseconds, at least 1 (an expiry at "now" would delete what was
-            # just written); the nudge keeps float error (0.4 * 1000 = 400.00000000000006)
-            # from adding one.
-            ttl_ms = str(max(1, math.ceil(ctx.ttl * 1000 - 1e-6)))
-            expires = str(to_micros(expires_at))
-        return [now, ttl_ms, expires, ctx.user_id or "", session_id]
+        now = to_micros(ctx.now)
+        if ctx.ttl is None:
+            return [str(now), "", "", ctx.user_id or "", session_id]
+        ttl_ms, ttl_us = _ttl_parts(ctx.ttl)
+        return [str(now), ttl_ms, str(now + ttl_us), ctx.user_id or "", session_id]
 
     def _info(self, session_id: str, row: Sequence[Any], now: datetime) -> SessionInfo:
         created, updated, expires, user_id, last_seq, count = row[:6]
@@ -261,8 +269,8 @@ class RedisRepository:
 
     def append(self, session_id: str, records: Sequence[MessageRecord], ctx: WriteContext) -> int:
         args = self._write_args(session_id, ctx)
-        now = args[0]
-        args.extend([encode_body(now, record) for record in records])
+        created_at = iso_time(ctx.now)
+        args.extend([encode_body(created_at, record) for record in records])
         return int(self._write(scripts.APPEND, session_id, args, idempotent=False))
 
     def read(
@@ -357,8 +365,7 @@ class RedisRepository:
         for key, value_json in metadata.items():
             args += [key, value_json]
         for message in messages:
-            created_at = str(to_micros(message.created_at))
-            args += [str(message.seq), encode_body(created_at, message.record)]
+            args += [str(message.seq), encode_body(iso_time(message.created_at), message.record)]
         # Replacing twice leaves the same session; importing into an empty session or
         # appending twice would not (a second run finds messages, or adds them again).
         written = self._write(scripts.IMPORT, session_id, args, idempotent=mode == "replace")
