@@ -3,11 +3,14 @@ connections and passwords, the session index, processes writing one session."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -475,6 +478,70 @@ def test_session_objects_share_one_client(redis_test_url: str) -> None:
     assert other.repository is not repo and other.repository.connection is repo.connection
     for s in sessions[:200]:
         RedisSession(s.session_id, url=redis_test_url).delete()
+
+
+def _named_connections(admin: Any, name: str) -> int:
+    return sum(1 for c in admin.client_list() if c.get("name") == name)
+
+
+def test_each_thread_keeps_one_connection_of_the_shared_pool(
+    redis_url: str, redis_test_url: str
+) -> None:
+    name = f"pyai-pins-{uuid.uuid4().hex[:8]}"
+    url = with_query(redis_test_url, client_name=name)
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        s = RedisSession(url=url)
+        for i in range(50):
+            s.add_message("user", str(i))
+            s.get_messages(limit=5)
+        assert _named_connections(admin, name) == 1  # one, kept: not one per command
+
+        def work(barrier: threading.Barrier) -> None:
+            own = RedisSession(s.session_id, url=url)
+            barrier.wait()
+            for i in range(20):
+                own.add_message("assistant", str(i))
+
+        for _ in range(2):  # threads end; their connections go back to the pool, reused
+            barrier = threading.Barrier(4)
+            threads = [threading.Thread(target=work, args=(barrier,)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            gc.collect()
+            assert _named_connections(admin, name) <= 5
+        assert s.count() == 50 + 2 * 4 * 20
+        assert [m.seq for m in s.get_messages()] == list(range(1, 211))
+        RedisSession.dispose_clients()  # closes the pool, pinned connections included
+        assert _named_connections(admin, name) == 0
+        assert s.count() == 210  # and the session object carries on
+        s.delete()
+    finally:
+        admin.close()
+
+
+def test_a_forked_child_never_uses_the_parents_connection(redis_test_url: str) -> None:
+    s = RedisSession(url=redis_test_url)
+    s.add_message("user", "from the parent")  # pins this thread's connection
+    pid = os.fork()
+    if pid == 0:  # the child: a reply read off the parent's socket would be stolen
+        code = 1
+        try:
+            child = RedisSession(s.session_id, url=redis_test_url)
+            stored = [child.add_message("user", f"child {i}").content for i in range(200)]
+            mine = [m.content for m in child.get_messages() if m.role == "user"][1:]
+            code = 0 if stored == mine == [f"child {i}" for i in range(200)] else 2
+        finally:
+            os._exit(code)
+    for i in range(200):
+        assert s.add_message("assistant", f"parent {i}").content == f"parent {i}"
+        assert s.get_messages(limit=1)[0].role in ("user", "assistant")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert s.count() == 401
+    s.delete()
 
 
 def test_caller_owned_client_is_never_closed(redis_url: str, redis_key_prefix: str) -> None:

@@ -18,6 +18,7 @@ Then it raises :class:`~pyai.sessions.errors.BackendUnavailableError` naming
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 import weakref
 from collections.abc import Callable, Hashable
@@ -217,6 +218,10 @@ class RedisConnection:
         self._client: Any = client
         self._secret = secret or None
         self._lock = threading.Lock()
+        # A standalone client pyai built: each thread keeps one connection of its pool
+        # (see _for_this_thread). Replacing the threading.local drops every pin at once.
+        self._pins_connections = self.owned and not cluster
+        self._pins = threading.local()
 
     def __repr__(self) -> str:
         return f"RedisConnection({self.location!r})"
@@ -232,12 +237,39 @@ class RedisConnection:
                 client = self._client
         return client
 
+    def _for_this_thread(self) -> Any:
+        """The client this thread runs its commands on.
+
+        For a standalone client pyai built, that is a client holding one connection of
+        the shared pool for as long as the thread lives (redis-py's
+        ``single_connection_client``): taking a connection from the pool and giving it
+        back costs more per command than the command itself on a loopback server (the
+        pool checks the socket with a system call and records metrics each time). The
+        connection goes back to the pool when the thread ends, on
+        :meth:`close` and in a child process after ``fork``.
+        """
+        if not self._pins_connections:
+            return self.client()
+        pinned = getattr(self._pins, "client", None)
+        if pinned is None:
+            shared = self.client()
+            pinned = redis.Redis(
+                connection_pool=shared.connection_pool, single_connection_client=True
+            )
+            self._pins.client = pinned
+        return pinned
+
+    def drop_pins(self) -> None:
+        """Let every thread's pinned connection go back to the pool (or be closed)."""
+        self._pins = threading.local()
+
     def close(self) -> None:
         """Close the client if pyai built it; it is rebuilt on next use."""
         if not self.owned:
             return
         with self._lock:
             client, self._client = self._client, None
+            self.drop_pins()
         if client is not None:
             client.close()
 
@@ -257,7 +289,7 @@ class RedisConnection:
         """
         for attempt in (1, 2):
             try:
-                return operation(self.client())
+                return operation(self._for_this_thread())
             except ClusterDownError as exc:
                 failure: BaseException = exc
             except ResponseError:
@@ -438,6 +470,16 @@ def _describe_client(client: Any) -> tuple[str, str, str | None]:
         address = _address(str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379)))
         location = f"redis://{address}/{kwargs.get('db', 0)}"
     return f"{location} (caller's client)", address, kwargs.get("password")
+
+
+def _after_fork_in_child() -> None:
+    # A pinned connection's socket is shared with the parent: a child must never use it.
+    # (Dropping it closes the child's copy only; redis-py leaves the parent's alone.)
+    for connection in list(_connections.values()):
+        connection.drop_pins()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def dispose_clients() -> None:
