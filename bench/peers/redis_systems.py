@@ -13,6 +13,7 @@ from typing import Any
 from bench.peers.sqlite_systems import (
     LangChainHandle,
     OpenAIHandle,
+    PyaiHandle,
     PyaiSystem,
     langchain_rows,
     openai_fill,
@@ -32,11 +33,18 @@ def _client(url: str) -> Any:
 
 
 class RawRedisHandle(Handle):
-    def __init__(self, client: Any, key: str) -> None:
-        self.r, self.key = client, key
+    def __init__(self, client: Any, key: str, ttl: int | None = None) -> None:
+        self.r, self.key, self.ttl = client, key, ttl
 
     def add_one(self, text: str) -> int:
-        return int(self.r.rpush(self.key, json.dumps({"role": "user", "content": text})))
+        item = json.dumps({"role": "user", "content": text})
+        if self.ttl is None:
+            return int(self.r.rpush(self.key, item))
+        # With a ttl: RPUSH + EXPIRE in one round trip (a pipeline, no transaction).
+        pipe = self.r.pipeline(transaction=False)
+        pipe.rpush(self.key, item)
+        pipe.expire(self.key, self.ttl)
+        return int(pipe.execute()[0])
 
     def add_batch(self, items: list[dict[str, str]]) -> int:
         return int(self.r.rpush(self.key, *[json.dumps(m) for m in items]))
@@ -65,6 +73,9 @@ class RawRedis(System):
     def open(self, session_id: str) -> RawRedisHandle:
         return RawRedisHandle(self.r, self.prefix + session_id)
 
+    def open_expiring(self, session_id: str, ttl: int) -> RawRedisHandle:
+        return RawRedisHandle(self.r, self.prefix + session_id, ttl)
+
     def fill(self, session_id: str, n: int) -> None:
         h = self.open(session_id)
         for start in range(0, n, 1000):
@@ -89,10 +100,13 @@ class PyaiRedis(PyaiSystem):
         super().__init__(url=url, prefix=prefix)
         self.url, self.prefix = url, f"{prefix}-pyai"
 
-    def _make(self, session_id: str) -> Any:
+    def _make(self, session_id: str, ttl: int | None = None) -> Any:
         from pyai.sessions import RedisSession
 
-        return RedisSession(session_id, url=self.url, key_prefix=self.prefix)
+        return RedisSession(session_id, url=self.url, key_prefix=self.prefix, ttl=ttl)
+
+    def open_expiring(self, session_id: str, ttl: int) -> Handle:
+        return PyaiHandle(self._make(session_id, ttl))
 
     def close(self) -> None:
         from pyai.sessions import RedisSession
@@ -114,13 +128,16 @@ class OpenAIRedis(System):
         super().__init__(url=url, prefix=prefix)
         self.url, self.prefix = url, f"{prefix}-openai"
 
-    def _make(self, session_id: str) -> Any:
+    def _make(self, session_id: str, ttl: int | None = None) -> Any:
         from agents.extensions.memory import RedisSession
 
-        return RedisSession.from_url(session_id, url=self.url, key_prefix=self.prefix)
+        return RedisSession.from_url(session_id, url=self.url, key_prefix=self.prefix, ttl=ttl)
 
     def open(self, session_id: str) -> OpenAIHandle:
         return OpenAIHandle(self._make(session_id))
+
+    def open_expiring(self, session_id: str, ttl: int) -> OpenAIHandle:
+        return OpenAIHandle(self._make(session_id, ttl))
 
     def fill(self, session_id: str, n: int) -> None:
         s = self._make(session_id)
@@ -155,13 +172,16 @@ class LangChainRedis(System):
         super().__init__(url=url, prefix=prefix)
         self.url, self.prefix = url, f"{prefix}-langchain:"
 
-    def _make(self, session_id: str) -> Any:
+    def _make(self, session_id: str, ttl: int | None = None) -> Any:
         from langchain_community.chat_message_histories import RedisChatMessageHistory
 
-        return RedisChatMessageHistory(session_id, url=self.url, key_prefix=self.prefix)
+        return RedisChatMessageHistory(session_id, url=self.url, key_prefix=self.prefix, ttl=ttl)
 
     def open(self, session_id: str) -> LangChainRedisHandle:
         return LangChainRedisHandle(self._make(session_id))
+
+    def open_expiring(self, session_id: str, ttl: int) -> LangChainRedisHandle:
+        return LangChainRedisHandle(self._make(session_id, ttl))
 
     def fill(self, session_id: str, n: int) -> None:
         h = self._make(session_id)

@@ -28,6 +28,7 @@ BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
 BACKENDS = {"sqlite": "SQLite (file)", "postgres": "PostgreSQL", "redis": "Redis"}
 WORKLOADS = {
     "append": ("append 1 message, durable", "appends"),
+    "append_ttl": ("append 1 message with a ttl", "appends"),
     "batch": ("append a batch of 100 messages", "batches"),
     "tail_100": ("last 20 of 100", "reads"),
     "tail_1000": ("last 20 of 1,000", "reads"),
@@ -37,7 +38,7 @@ WORKLOADS = {
     "users": ("user: new object, 1 turn, read back", "users"),
 }
 #: The rows of the main table (the plot shows every tail length).
-TABLE = ("append", "batch", "tail_10000", "tail_100000", "read_all", "users")
+TABLE = ("append", "append_ttl", "batch", "tail_10000", "tail_100000", "read_all", "users")
 PACKAGES = (
     "pyai",
     "SQLAlchemy",

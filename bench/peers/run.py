@@ -34,6 +34,8 @@ REDIS = os.environ.get("PYAI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 TAIL_LENGTHS = (100, 1_000, 10_000, 100_000)
 WHOLE = 1_000
 BATCH = 100
+#: Seconds of the expiring sessions' ttl (Redis), an hour as chat services often use.
+TTL = 3600
 
 
 def _local_only(url: str) -> None:
@@ -130,6 +132,17 @@ def measure(
     _show("append", timed["append"])
     for h in one.values():
         call(h.close)
+
+    expiring = {s.name: s.open_expiring(_new_id(s), TTL) for s in systems}
+    if all(h is not None for h in expiring.values()):
+        timed["append_ttl"] = side_by_side(
+            {name: bind(h.add_one, TEXT) for name, h in expiring.items() if h is not None},
+            rounds=write_rounds,
+            min_time=min_time,
+        )
+        _show("append_ttl", timed["append_ttl"])
+        for h in expiring.values():
+            call(h.close)
 
     items = batch(BATCH)
     many = {s.name: s.open(_new_id(s)) for s in systems}

@@ -78,6 +78,11 @@ class System:
     def open(self, session_id: str) -> Handle:
         raise NotImplementedError
 
+    def open_expiring(self, session_id: str, ttl: int) -> Handle | None:
+        """A handle whose every write sets the session to expire in ``ttl`` seconds, as
+        the library documents it; None where the library has no expiry (SQL)."""
+        return None
+
     def fill(self, session_id: str, n: int) -> None:
         """Store ``n`` messages in ``session_id`` quickly (data as the library writes it)."""
         raise NotImplementedError

@@ -74,9 +74,18 @@ def _fernet_module() -> Any:
     return fernet
 
 
-def _utf8_size(text: str, limit: int) -> int:
-    # A character is at most 4 UTF-8 bytes: short text needs no encoding to be judged.
-    return len(text) if len(text) * 4 <= limit else len(text.encode("utf-8"))
+def _utf8_size(limit: int, *texts: str | None) -> int:
+    """The UTF-8 size of ``texts`` together, or a lower bound when that is within ``limit``.
+
+    A character is at most 4 UTF-8 bytes: short text needs no encoding to be judged.
+    """
+    chars = 0
+    for text in texts:
+        if text is not None:
+            chars += len(text)
+    if chars * 4 <= limit:
+        return chars
+    return sum(len(text.encode("utf-8")) for text in texts if text is not None)
 
 
 class Codec:
@@ -132,18 +141,16 @@ class Codec:
                 "(Limits.max_batch): split the batch"
             )
 
-    def seal_record(self, record: MessageRecord, message: Message) -> MessageRecord:
-        """Check a record's size (and reserved keys), then encrypt it if a key is set."""
+    def seal_record(self, record: MessageRecord, metadata: dict[str, Any]) -> MessageRecord:
+        """Check a record's size (and ``metadata``'s reserved key), then encrypt it if a
+        key is set."""
         limit = self.limits.max_message_bytes
-        size = _utf8_size(record.content, limit)
-        for extra in (record.tool_calls, record.metadata):
-            if extra is not None:
-                size += _utf8_size(extra, limit)
+        size = _utf8_size(limit, record.content, record.tool_calls, record.metadata)
         if size > limit:
             raise ValidationError(
                 f"message is {size} bytes as JSON; the limit is {limit} (Limits.max_message_bytes)"
             )
-        if ENVELOPE_KEY in message.metadata:
+        if ENVELOPE_KEY in metadata:
             raise ValidationError(f"the metadata key {ENVELOPE_KEY!r} is reserved")
         if self._cipher is None:
             return record
@@ -156,7 +163,7 @@ class Codec:
     def seal_value(self, value: Any, value_json: str, where: str) -> str:
         """Check a metadata value's size (and reserved keys), then encrypt if a key is set."""
         limit = self.limits.max_value_bytes
-        size = _utf8_size(value_json, limit)
+        size = _utf8_size(limit, value_json)
         if size > limit:
             raise ValidationError(
                 f"{where} is {size} bytes as JSON; the limit is {limit} (Limits.max_value_bytes)"

@@ -210,7 +210,7 @@ def document_records(
     """
     codec.check_batch(len(doc.messages))
     messages = [
-        StoredMessage(m.seq, m.created_at, codec.seal_record(encode_message(m), m))
+        StoredMessage(m.seq, m.created_at, codec.seal_record(encode_message(m), m.metadata))
         for m in doc.messages
     ]
     check_id(doc.session_id)

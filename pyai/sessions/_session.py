@@ -25,11 +25,13 @@ from ._export import build_document, check_import_mode, document_records, parse_
 from ._message import (
     MAX_TTL,
     Message,
+    MessageRecord,
     build_message,
     check_id,
     encode_json,
     encode_message,
     stored_message,
+    text_record,
     to_message,
 )
 from ._repository import SessionRepository, WriteContext
@@ -221,21 +223,41 @@ class Session:
 
     def _add(self, messages: list[Message]) -> tuple[list[Message], _Fired]:
         self._codec.check_batch(len(messages))
-        records = [self._codec.seal_record(encode_message(m), m) for m in messages]
+        records = [self._codec.seal_record(encode_message(m), m.metadata) for m in messages]
+        return self._append([m.__dict__ for m in messages], records)
+
+    def _append(
+        self, values: list[dict[str, Any]], records: list[MessageRecord]
+    ) -> tuple[list[Message], _Fired]:
+        """Append validated ``records``; returns the stored messages (``values`` plus
+        position and time) and their events."""
         ctx = self._ctx()
         if not records:
             return [], []
         first = self._repository.append(self._session_id, records, ctx)
         stored = [
-            stored_message({**m.__dict__, "seq": first + i, "created_at": ctx.now})
-            for i, m in enumerate(messages)
+            stored_message({**v, "seq": first + i, "created_at": ctx.now})
+            for i, v in enumerate(values)
         ]
         return stored, [(SessionEvent.MESSAGE_ADDED, (m,)) for m in stored]
 
     def _add_one(
         self, role: object, content: object, fields: dict[str, Any]
     ) -> tuple[Message, _Fired]:
-        stored, fired = self._add([build_message(role, content, fields)])
+        record = None if fields else text_record(role, content)
+        if record is None:
+            stored, fired = self._add([build_message(role, content, fields)])
+        else:  # a plain text message: no pydantic model to build first
+            values: dict[str, Any] = {
+                "role": role,
+                "content": content,
+                "name": None,
+                "tool_calls": None,
+                "tool_call_id": None,
+                "metadata": {},
+            }
+            record = self._codec.seal_record(record, values["metadata"])
+            stored, fired = self._append([values], [record])
         return stored[0], fired
 
     def add_message(self, role: str, content: Any = None, **fields: Any) -> Message:

@@ -310,6 +310,22 @@ def test_foreign_member_in_messages_is_an_error(redis_backend: Backend) -> None:
     s.delete()
 
 
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(1, 1, 1, tzinfo=timezone.utc),
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
+        datetime(2024, 1, 1, 5, 0, tzinfo=timezone(timedelta(hours=5))),
+        datetime(2026, 11, 25, 19, 31, 16, 0, tzinfo=timezone.utc),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=timezone.utc),
+    ],
+)
+def test_member_times_are_exact_iso_utc(moment: datetime) -> None:
+    written = codec.iso_from_micros(codec.to_micros(moment))
+    assert written == moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    assert datetime.fromisoformat(written) == moment
+
+
 def test_created_at_reads_back_exactly_in_both_stored_forms(redis_backend: Backend) -> None:
     raw = _raw(redis_backend)
     s = redis_backend.session()
@@ -427,7 +443,7 @@ def test_append_fast_path_writes_what_the_general_script_writes(
     ]
     for sid, script in ((fast, scripts.APPEND), (general, scripts.APPEND_GENERAL)):
         args = repo._write_args(sid, ctx)
-        args += [codec.encode_body(codec.iso_time(ctx.now), body) for body in bodies]
+        args += [codec.encode_body(codec.iso_from_micros(int(args[0])), body) for body in bodies]
         repo._write(script, sid, args, idempotent=False)
     got, wanted = _state(raw, repo, fast), _state(raw, repo, general)
     # Deadlines come from the server's clock, read by two script calls.

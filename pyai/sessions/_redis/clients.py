@@ -3,8 +3,9 @@
 Ownership: a client pyai builds from ``host=``/``url=`` belongs to a process-wide
 registry, keyed by every connection parameter, so session objects on the same server
 share one client and connection pool; :func:`dispose_clients` closes them (they
-reconnect on next use). A client passed in with ``client=`` belongs to the caller and is
-never closed here.
+reconnect on next use). On a single server each thread keeps one connection of that
+pool for its commands (:meth:`RedisConnection._for_this_thread`). A client passed in with
+``client=`` belongs to the caller and is never closed here.
 
 Retries: clients built here have redis-py's own retries switched off, because those
 re-send a command whose reply was lost, and re-sending an append appends twice. pyai

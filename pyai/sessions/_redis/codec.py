@@ -31,7 +31,7 @@ from functools import lru_cache
 
 from .._message import Message, MessageRecord, decode_message
 
-__all__ = ["decode_members", "encode_body", "from_micros", "iso_time", "text", "to_micros"]
+__all__ = ["decode_members", "encode_body", "from_micros", "iso_from_micros", "text", "to_micros"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -50,11 +50,19 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def iso_time(moment: datetime) -> str:
-    """``moment`` (timezone-aware) as a member's ``created_at``."""
-    if moment.tzinfo is not timezone.utc:
-        moment = moment.astimezone(timezone.utc)
-    return moment.isoformat(timespec="microseconds")
+@lru_cache(maxsize=256)
+def _iso_second(seconds: int) -> str:
+    return (_EPOCH + timedelta(seconds=seconds)).isoformat()[:19]  # YYYY-MM-DDTHH:MM:SS
+
+
+def iso_from_micros(micros: int) -> str:
+    """A member's ``created_at`` from microseconds since the epoch (see the module).
+
+    ``datetime.isoformat`` costs a microsecond per call; the date and time of day only
+    change once a second, so they are cached and the fraction appended.
+    """
+    seconds, fraction = divmod(micros, 1_000_000)
+    return f"{_iso_second(seconds)}.{fraction:06d}+00:00"
 
 
 def text(value: str | bytes) -> str:

@@ -72,8 +72,10 @@ def check_prefix(prefix: object) -> str:
 
 
 @lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)
 def session_keys(prefix: str, session_id: str) -> SessionKeys:
-    """The keys of ``session_id`` under ``prefix`` (already validated)."""
+    """The keys of ``session_id`` under ``prefix`` (already validated; cached: a session
+    is written and read many times)."""
     base = f"{prefix}:{{{session_id.translate(_ESCAPES)}}}:"
     return SessionKeys(base + "session", base + "messages", base + "metadata")
 

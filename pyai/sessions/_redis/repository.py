@@ -43,7 +43,7 @@ from .._repository import (
 )
 from ..errors import BackendError, SessionError, SessionExistsError
 from . import scripts
-from .codec import decode_members, encode_body, from_micros, iso_time, text, to_micros
+from .codec import decode_members, encode_body, from_micros, iso_from_micros, text, to_micros
 from .keys import IndexKeys, SessionKeys, index_keys, session_keys
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ class RedisRepository:
 
     def append(self, session_id: str, records: Sequence[MessageRecord], ctx: WriteContext) -> int:
         args = self._write_args(session_id, ctx)
-        created_at = iso_time(ctx.now)
+        created_at = iso_from_micros(int(args[0]))
         args.extend([encode_body(created_at, record) for record in records])
         return int(self._write(scripts.APPEND, session_id, args, idempotent=False))
 
@@ -365,7 +365,8 @@ class RedisRepository:
         for key, value_json in metadata.items():
             args += [key, value_json]
         for message in messages:
-            args += [str(message.seq), encode_body(iso_time(message.created_at), message.record)]
+            created_at = iso_from_micros(to_micros(message.created_at))
+            args += [str(message.seq), encode_body(created_at, message.record)]
         # Replacing twice leaves the same session; importing into an empty session or
         # appending twice would not (a second run finds messages, or adds them again).
         written = self._write(scripts.IMPORT, session_id, args, idempotent=mode == "replace")

@@ -418,7 +418,9 @@ local row = redis.pcall('HMGET', KEYS[1], 'v', 'last_seq', 'user_id', 'expires_a
 local last = n > 0 and not row.err and row[1] and tonumber(row[2])
 if last and (last % 16) + n < 16 and (row[3] or ARGV[4] == '')
         and (ARGV[2] ~= '' or not row[4]) then
-    local deadline, ready = '+inf', true
+    -- Without a ttl, now or before, the index already records no deadline for the
+    -- session and keeps no expiry of its own (it lists a session without one).
+    local deadline, ready = false, true
     if ARGV[2] ~= '' then
         local t = redis.call('TIME')
         local clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -427,17 +429,15 @@ if last and (last % 16) + n < 16 and (row[3] or ARGV[4] == '')
             local left = redis.call('PTTL', KEYS[4])
             ready = left >= 0 and clock + left >= tonumber(deadline)
         end
-    elseif #KEYS == 8 then
-        ready = redis.call('PTTL', KEYS[4]) < 0
     end
     if ready then
         if #KEYS == 8 then
             redis.call('ZADD', KEYS[4], ARGV[1], ARGV[5])
-            redis.call('ZADD', KEYS[6], deadline, ARGV[5])
+            if deadline then redis.call('ZADD', KEYS[6], deadline, ARGV[5]) end
         end
-        local items = {}
+        local items, seq = {}, ''
         for i = 1, n do
-            local seq = string.format('%d', last + i)
+            seq = string.format('%d', last + i)
             items[2 * i - 1] = seq
             items[2 * i] = seq .. '\0' .. ARGV[5 + i]
         end
@@ -445,15 +445,14 @@ if last and (last % 16) + n < 16 and (row[3] or ARGV[4] == '')
         if type(added) == 'table' and added.err then
             return redis.error_reply('PYAI_FOREIGN_KEY messages ' .. redis.call('TYPE', KEYS[2]).ok)
         end
-        if ARGV[2] ~= '' then
-            redis.call('HSET', KEYS[1], 'last_seq', string.format('%d', last + n),
-                       'updated_at', ARGV[1], 'expires_at', ARGV[3])
+        if deadline then
+            redis.call('HSET', KEYS[1], 'last_seq', seq, 'updated_at', ARGV[1],
+                       'expires_at', ARGV[3])
             redis.call('PEXPIREAT', KEYS[1], deadline)
             redis.call('PEXPIREAT', KEYS[2], deadline)
             if row[5] then redis.call('PEXPIREAT', KEYS[3], deadline) end
         else
-            redis.call('HSET', KEYS[1], 'last_seq', string.format('%d', last + n),
-                       'updated_at', ARGV[1])
+            redis.call('HSET', KEYS[1], 'last_seq', seq, 'updated_at', ARGV[1])
         end
         return {last + 1, row[3], 'touch'}
     end
