@@ -114,6 +114,9 @@ def test_size_limits(backend: Backend) -> None:
         s.add_message("user", "x" * 1001)
     with pytest.raises(ValidationError, match="max_message_bytes"):
         s.add_message("user", "é" * 501)  # 1002 bytes in UTF-8
+    with pytest.raises(ValidationError, match="max_message_bytes"):
+        # Content and metadata each short in characters, 1,170 bytes together.
+        s.add_message("user", "😀" * 240, metadata={"m": "😀" * 50})
     with pytest.raises(ValidationError, match="max_batch"):
         s.add_messages([{"role": "user", "content": "x"}] * 4)
     with pytest.raises(ValidationError, match="max_value_bytes"):
