@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from ._message import Message, MessageRecord
 
@@ -53,9 +53,10 @@ __all__ = [
 ImportMode = Literal["error", "replace", "append"]
 
 
-@dataclass(frozen=True, slots=True)
-class WriteContext:
+class WriteContext(NamedTuple):
     """What every write carries: the clock reading, the expiry policy and the owner.
+
+    A named tuple (immutable, and the cheapest object Python builds: one per write).
 
     Attributes:
         now: the write's timestamp (timezone-aware UTC); used for ``created_at``,

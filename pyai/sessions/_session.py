@@ -177,6 +177,8 @@ class Session:
 
     def _fire(self, outcome: tuple[T, _Fired]) -> T:
         result, fired = outcome
+        if not self._listeners:
+            return result
         for event, args in fired:
             for callback in list(self._listeners.get(event, ())):
                 try:

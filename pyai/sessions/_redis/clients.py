@@ -278,7 +278,7 @@ class RedisConnection:
         """``message`` with the password, should it ever appear, replaced by ``***``."""
         return message.replace(self._secret, "***") if self._secret else message
 
-    def run(self, operation: Callable[[Any], T], *, idempotent: bool, what: str) -> T:
+    def run(self, operation: Callable[[Any], T], *, idempotent: bool, what: object) -> T:
         """Run ``operation(client)`` under the retry and error policy (module docstring).
 
         Redis replies that are errors (``ResponseError``) are left to the caller.

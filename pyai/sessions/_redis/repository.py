@@ -29,7 +29,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from redis.exceptions import AskError, ClusterCrossSlotError, NoScriptError, ResponseError
 
@@ -74,6 +74,16 @@ def _ttl_parts(ttl: float) -> tuple[str, int]:
     process uses a few ttls).
     """
     return str(max(1, math.ceil(ttl * 1000 - 1e-6))), timedelta(seconds=ttl) // _MICROSECOND
+
+
+class _On(NamedTuple):
+    """What a call is doing to a session, for error messages: formatted only then."""
+
+    action: str
+    session_id: str
+
+    def __str__(self) -> str:
+        return f"{self.action} on session {self.session_id!r}"
 
 
 class RedisRepository:
@@ -124,7 +134,7 @@ class RedisRepository:
 
     # -- calls and errors ------------------------------------------------------------------
 
-    def _run(self, subject: str, operation: Callable[[Any], T], *, idempotent: bool) -> T:
+    def _run(self, subject: object, operation: Callable[[Any], T], *, idempotent: bool) -> T:
         try:
             return self._connection.run(operation, idempotent=idempotent, what=subject)
         except ResponseError as exc:
@@ -137,8 +147,9 @@ class RedisRepository:
         args: Sequence[str | bytes],
         *,
         idempotent: bool,
-        subject: str,
+        subject: object,
     ) -> Any:
+        """Call ``script``; ``subject`` says what for in errors (formatted only then)."""
         numkeys = len(keys)
 
         def call(client: Any) -> Any:
@@ -150,20 +161,20 @@ class RedisRepository:
                 client.script_load(script.text)
                 return client.evalsha(script.sha, numkeys, *keys, *args)
 
-        return self._run(f"{script.name} {subject}", call, idempotent=idempotent)
+        return self._run(subject, call, idempotent=idempotent)
 
     def _write(
         self, script: scripts.LuaScript, session_id: str, args: list[str], *, idempotent: bool
     ) -> Any:
         """Run a write script; returns its result and keeps the index up to date."""
-        keys: tuple[str, ...] = self.keys(session_id)
-        cluster = self._connection.cluster
-        if not cluster:
-            keys += self._index
-        result, owner, change = self._eval(
-            script, keys, args, idempotent=idempotent, subject=f"on session {session_id!r}"
-        )
-        if cluster and change is not None:
+        about = _On(script.name, session_id)
+        keys = self.keys(session_id)
+        if not self._connection.cluster:
+            return self._eval(
+                script, (*keys, *self._index), args, idempotent=idempotent, subject=about
+            )
+        result, owner, change = self._eval(script, keys, args, idempotent=idempotent, subject=about)
+        if change is not None:
             self._apply_index(session_id, text(change), owner, now=args[0], ttl_ms=args[1])
         return result
 
@@ -180,7 +191,7 @@ class RedisRepository:
                 self._index,
                 args,
                 idempotent=True,
-                subject=f"for session {session_id!r}",
+                subject=f"{scripts.INDEX_APPLY.name} for session {session_id!r}",
             )
         except SessionError as exc:
             log.warning(
@@ -192,12 +203,12 @@ class RedisRepository:
 
     def _command(self, session_id: str, *command: Any) -> Any:
         return self._run(
-            f"{command[0]} on session {session_id!r}",
+            _On(command[0], session_id),
             lambda client: client.execute_command(*command),
             idempotent=True,
         )
 
-    def _refusal(self, subject: str, exc: ResponseError) -> SessionError:
+    def _refusal(self, subject: object, exc: ResponseError) -> SessionError:
         message = str(exc)
         if "PYAI_FOREIGN_KEY" in message:
             which, _, kind = message.split("PYAI_FOREIGN_KEY ", 1)[1].partition(" ")
@@ -244,8 +255,11 @@ class RedisRepository:
             ) from exc
 
     @staticmethod
-    def _write_args(session_id: str, ctx: WriteContext) -> list[str]:
-        now = to_micros(ctx.now)
+    def _write_args(session_id: str, ctx: WriteContext, now: int | None = None) -> list[str]:
+        """The five arguments every write script starts with (``now``: ``ctx.now`` in
+        microseconds, when the caller has it already)."""
+        if now is None:
+            now = to_micros(ctx.now)
         if ctx.ttl is None:
             return [str(now), "", "", ctx.user_id or "", session_id]
         ttl_ms, ttl_us = _ttl_parts(ctx.ttl)
@@ -268,8 +282,9 @@ class RedisRepository:
     # -- the contract: one session ---------------------------------------------------------
 
     def append(self, session_id: str, records: Sequence[MessageRecord], ctx: WriteContext) -> int:
-        args = self._write_args(session_id, ctx)
-        created_at = iso_from_micros(int(args[0]))
+        now = to_micros(ctx.now)
+        args = self._write_args(session_id, ctx, now)
+        created_at = iso_from_micros(now)
         args.extend([encode_body(created_at, record) for record in records])
         return int(self._write(scripts.APPEND, session_id, args, idempotent=False))
 
@@ -330,7 +345,7 @@ class RedisRepository:
             self.keys(session_id),
             (),
             idempotent=True,
-            subject=f"on session {session_id!r}",
+            subject=_On(scripts.INFO.name, session_id),
         )
         return None if row is None else self._info(session_id, row, now)
 
@@ -340,7 +355,7 @@ class RedisRepository:
             self.keys(session_id),
             (),
             idempotent=True,
-            subject=f"on session {session_id!r}",
+            subject=_On(scripts.SNAPSHOT.name, session_id),
         )
         if row is None:
             return None
@@ -376,7 +391,11 @@ class RedisRepository:
 
     def _index_eval(self, script: scripts.LuaScript, args: Sequence[str | bytes]) -> Any:
         return self._eval(
-            script, self._index, args, idempotent=True, subject=f"on the index of {self._prefix!r}"
+            script,
+            self._index,
+            args,
+            idempotent=True,
+            subject=f"{script.name} on the index of {self._prefix!r}",
         )
 
     def _inspect(self, session_ids: Sequence[str], *, full: bool) -> list[Any]:

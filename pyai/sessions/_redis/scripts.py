@@ -22,12 +22,13 @@ and the write scripts start with the same five arguments::
     ARGV[4]  user_id to record if the session has none, or ""
     ARGV[5]  the session id (the index's member)
 
-Write scripts reply ``{result, owner, change}``: the operation's result, the session's
-owner after the write (or nil) and the index change to make (``"touch"``, ``"delete"``
-or nil when nothing was written). With the index keys given the script makes that
-change itself. On Redis Cluster the index lives in another slot, which one script may
-not reach; the caller then applies the change with :data:`INDEX_APPLY` (a second round
-trip; the index is eventually consistent there, which listing tolerates).
+With the index keys given (a single server) write scripts change the index themselves
+and reply with the operation's result alone. On Redis Cluster the index lives in another
+slot, which one script may not reach: they reply ``{result, owner, change}`` (the
+session's owner after the write, or nil, and the index change to make: ``"touch"``,
+``"delete"`` or nil when nothing was written), and the caller applies the change with
+:data:`INDEX_APPLY` (a second round trip; the index is eventually consistent there,
+which listing tolerates).
 
 Rules every script keeps:
 
@@ -316,6 +317,13 @@ local function load()
     return read_session() or check_others()
 end
 
+-- A write's reply: its result alone on a single server (the script kept the index),
+-- else {result, owner, change} for the caller to apply to the index.
+local function reply(result, owner, change)
+    if ix then return result end
+    return {result, owner, change}
+end
+
 local function live()
     return st.exists or st.messages or st.metadata
 end
@@ -372,7 +380,7 @@ local function finish(result)
         redis.call('PERSIST', messages)
         redis.call('PERSIST', metadata)
     end
-    return {result, owner, 'touch'}
+    return reply(result, owner, 'touch')
 end
 
 -- ZADD/HSET in slices: unpack() of a very long table overflows Lua's C stack.
@@ -406,7 +414,7 @@ def _script(name: str, body: str, *uses: str, fast_path: str = "") -> LuaScript:
     return LuaScript(name, fast_path + _compose(*uses) + body)
 
 
-_NOTHING = "{false, false, false}"
+_NOTHING = "reply(false, false, false)"
 
 # The common append, inline: a session pyai wrote, its owner kept, no index sweep due
 # and the index's own lifetime long enough. It does what the general script below does on
@@ -454,6 +462,7 @@ if last and (last % 16) + n < 16 and (row[3] or ARGV[4] == '')
         else
             redis.call('HSET', KEYS[1], 'last_seq', seq, 'updated_at', ARGV[1])
         end
+        if #KEYS == 8 then return last + 1 end
         return {last + 1, row[3], 'touch'}
     end
 end
@@ -521,7 +530,7 @@ CLEAR = _script(
 -- if the session does not exist.
 local err = load()
 if err then return err end
-if not live() then return {0, false, false} end
+if not live() then return reply(0, false, false) end
 begin(0)
 redis.call('DEL', messages)
 return finish(1)
@@ -540,7 +549,7 @@ if ix then
     index_remove(ix, sid)
     index_lifetime(ix)
 end
-return {redis.call('DEL', session, messages, metadata), false, 'delete'}
+return reply(redis.call('DEL', session, messages, metadata), false, 'delete')
 """,
     "session",
     "index_remove",
@@ -568,7 +577,7 @@ UNSET_METADATA = _script(
 -- not exist.
 local err = load()
 if err then return err end
-if not live() then return {0, false, false} end
+if not live() then return reply(0, false, false) end
 begin(0)
 return finish(redis.call('HDEL', metadata, ARGV[6]))
 """,
