@@ -55,6 +55,10 @@ Rules every script keeps:
   about a microsecond, so a script defines only the Lua functions it uses, the common
   path reads what it needs once (last_seq and owner come with the type check) and
   writes the session hash with one ``HSET``.
+* **The common append is inline** (:data:`APPEND`'s fast path, before any function is
+  defined): a session pyai wrote, owner kept, no sweep due and the index's own expiry
+  long enough. Anything else falls through, nothing written, to the general script;
+  :data:`APPEND_GENERAL` is that script alone, which the tests compare it with.
 * **Numbers are formatted with %d.** Lua numbers are doubles; passing them to
   ``redis.call`` directly may render large ones in exponent form.
 * **No string comparisons in Lua.** Lua compares strings with the server's collation
