@@ -152,27 +152,19 @@ def run(url: str, samples: int, seconds: float, label: str) -> list[tuple[str, s
     try:
         print(f"[{label}] append ...", file=sys.stderr)
 
-        def raw_append() -> Callable[[], object]:
-            key = f"{prefix}:raw:{{{uuid.uuid4().hex}}}"
+        def raw_append(transaction: bool) -> Callable[[], Callable[[], object]]:
+            def build() -> Callable[[], object]:
+                key = f"{prefix}:raw:{{{uuid.uuid4().hex}}}"
 
-            def append() -> None:
-                pipe = raw.pipeline(transaction=False)
-                pipe.rpush(key, raw_payload(""))
-                pipe.expire(key, TTL)
-                pipe.execute()
+                def append() -> None:
+                    pipe = raw.pipeline(transaction=transaction)
+                    pipe.rpush(key, raw_payload(""))
+                    pipe.expire(key, TTL)
+                    pipe.execute()
 
-            return append
+                return append
 
-        def raw_append_multi() -> Callable[[], object]:
-            key = f"{prefix}:raw:{{{uuid.uuid4().hex}}}"
-
-            def append() -> None:
-                pipe = raw.pipeline(transaction=True)
-                pipe.rpush(key, raw_payload(""))
-                pipe.expire(key, TTL)
-                pipe.execute()
-
-            return append
+            return build
 
         def pyai_append() -> Callable[[], object]:
             session = RedisSession(uuid.uuid4().hex, url=target, ttl=TTL)
@@ -190,9 +182,9 @@ def run(url: str, samples: int, seconds: float, label: str) -> list[tuple[str, s
 
             return append
 
-        variants = {"raw": raw_append, "pyai": pyai_append, "repository": repository_append}
+        variants = {"raw": raw_append(False), "pyai": pyai_append, "repository": repository_append}
         if not cluster:
-            variants["raw MULTI"] = raw_append_multi
+            variants["raw MULTI"] = raw_append(True)
         appends = measure(variants, samples, seconds)
         rows.append(
             (

@@ -123,37 +123,24 @@ def measure(
         for h in per_system.values():
             call(h.close)
 
-    one = {s.name: s.open(_new_id(s)) for s in systems}
-    timed["append"] = side_by_side(
-        {name: bind(h.add_one, TEXT) for name, h in one.items()},
-        rounds=write_rounds,
-        min_time=min_time,
-    )
-    _show("append", timed["append"])
-    for h in one.values():
-        call(h.close)
-
-    expiring = {s.name: s.open_expiring(_new_id(s), TTL) for s in systems}
-    if all(h is not None for h in expiring.values()):
-        timed["append_ttl"] = side_by_side(
-            {name: bind(h.add_one, TEXT) for name, h in expiring.items() if h is not None},
-            rounds=write_rounds,
-            min_time=min_time,
+    def writes(
+        key: str, handles: dict[str, Any], op: Callable[[Any], Callable[[], object]]
+    ) -> None:
+        timed[key] = side_by_side(
+            {name: op(h) for name, h in handles.items()}, rounds=write_rounds, min_time=min_time
         )
-        _show("append_ttl", timed["append_ttl"])
-        for h in expiring.values():
+        _show(key, timed[key])
+        for h in handles.values():
             call(h.close)
 
+    writes("append", {s.name: s.open(_new_id(s)) for s in systems}, lambda h: bind(h.add_one, TEXT))
+    expiring = {s.name: s.open_expiring(_new_id(s), TTL) for s in systems}
+    if all(h is not None for h in expiring.values()):
+        writes("append_ttl", expiring, lambda h: bind(h.add_one, TEXT))
     items = batch(BATCH)
-    many = {s.name: s.open(_new_id(s)) for s in systems}
-    timed["batch"] = side_by_side(
-        {name: bind(h.add_batch, items) for name, h in many.items()},
-        rounds=write_rounds,
-        min_time=min_time,
+    writes(
+        "batch", {s.name: s.open(_new_id(s)) for s in systems}, lambda h: bind(h.add_batch, items)
     )
-    _show("batch", timed["batch"])
-    for h in many.values():
-        call(h.close)
 
     timed["users"] = side_by_side(
         {s.name: _user_op(s) for s in systems}, rounds=write_rounds, min_time=min_time

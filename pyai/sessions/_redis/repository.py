@@ -339,24 +339,17 @@ class RedisRepository:
         stored = self._command(session_id, "HGETALL", self.keys(session_id).metadata)
         return {text(k): decode_json(text(v)) for k, v in stored.items()}
 
+    def _read_script(self, script: scripts.LuaScript, session_id: str) -> Any:
+        """Run a read script on the session's keys (no arguments)."""
+        subject = _On(script.name, session_id)
+        return self._eval(script, self.keys(session_id), (), idempotent=True, subject=subject)
+
     def info(self, session_id: str, *, now: datetime) -> SessionInfo | None:
-        row = self._eval(
-            scripts.INFO,
-            self.keys(session_id),
-            (),
-            idempotent=True,
-            subject=_On(scripts.INFO.name, session_id),
-        )
+        row = self._read_script(scripts.INFO, session_id)
         return None if row is None else self._info(session_id, row, now)
 
     def snapshot(self, session_id: str, *, now: datetime) -> SessionSnapshot | None:
-        row = self._eval(
-            scripts.SNAPSHOT,
-            self.keys(session_id),
-            (),
-            idempotent=True,
-            subject=_On(scripts.SNAPSHOT.name, session_id),
-        )
+        row = self._read_script(scripts.SNAPSHOT, session_id)
         if row is None:
             return None
         flat = row[7]

@@ -136,6 +136,20 @@ local function index_foreign(ix)
 end
 """,
     ),
+    "with_activity": (
+        ("index_keys",),
+        """
+-- {id1, activity_score1, ...} for `ids` (a score may be nil).
+local function with_activity(ix, ids)
+    local out = {}
+    for _, sid in ipairs(ids) do
+        out[#out + 1] = sid
+        out[#out + 1] = redis.call('ZSCORE', ix.activity, sid)
+    end
+    return out
+end
+""",
+    ),
     "owned": (
         (),
         """
@@ -792,16 +806,11 @@ IDS = _script(
 local ix = index_keys(1)
 local err = index_foreign(ix)
 if err then return err end
-local out = {}
-for _, sid in ipairs(redis.call('ZRANGEBYLEX', ix.ids, ARGV[1], ARGV[2], 'LIMIT', 0,
-                                ARGV[3])) do
-    out[#out + 1] = sid
-    out[#out + 1] = redis.call('ZSCORE', ix.activity, sid)
-end
-return out
+return with_activity(ix, redis.call('ZRANGEBYLEX', ix.ids, ARGV[1], ARGV[2], 'LIMIT', 0,
+                                   ARGV[3]))
 """,
-    "index_keys",
     "index_foreign",
+    "with_activity",
 )
 
 EXPIRED_IN_INDEX = _script(
@@ -812,16 +821,11 @@ EXPIRED_IN_INDEX = _script(
 local ix = index_keys(1)
 local err = index_foreign(ix)
 if err then return err end
-local out = {}
-for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ix.expiry, '-inf', '(' .. ARGV[1],
-                                'LIMIT', ARGV[2], ARGV[3])) do
-    out[#out + 1] = sid
-    out[#out + 1] = redis.call('ZSCORE', ix.activity, sid)
-end
-return out
+return with_activity(ix, redis.call('ZRANGEBYSCORE', ix.expiry, '-inf', '(' .. ARGV[1],
+                                   'LIMIT', ARGV[2], ARGV[3]))
 """,
-    "index_keys",
     "index_foreign",
+    "with_activity",
 )
 
 CLEAN_INDEX = _script(
