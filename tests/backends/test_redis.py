@@ -538,6 +538,78 @@ def test_each_thread_keeps_one_connection_of_the_shared_pool(
         admin.close()
 
 
+def _pinned(session: RedisSession) -> Any:
+    repo = session.repository
+    assert isinstance(repo, RedisRepository)
+    return repo.connection._for_this_thread()
+
+
+def test_a_pinned_connection_replies_as_the_full_client_does(
+    redis_url: str, redis_test_url: str, redis_key_prefix: str
+) -> None:
+    # The pinned client sends plain commands straight to its connection; the replies,
+    # reply callbacks included, must be what redis-py's full path gives.
+    s = RedisSession(url=redis_test_url, key_prefix=redis_key_prefix)
+    s.add_message("user", "héllo")
+    s.set("k", [1, 2])
+    pinned = _pinned(s)
+    full = redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = session_keys(redis_key_prefix, s.session_id)
+    commands: list[tuple[Any, ...]] = [
+        ("HGETALL", keys.session),  # a callback: a dict, not a flat list
+        ("ZRANGE", keys.messages, 0, -1),
+        ("ZRANGEBYSCORE", keys.messages, "(0", "+inf", "LIMIT", 0, 1),
+        ("EXISTS", keys.metadata, keys.session),
+        ("TTL", keys.session),
+        ("HGET", keys.metadata, "k"),
+        ("PING",),
+    ]
+    try:
+        for command in commands:
+            assert pinned.execute_command(*command) == full.execute_command(*command)
+        assert isinstance(pinned.execute_command("HGETALL", keys.session), dict)
+        # An error reply is raised and leaves the connection in step with the server.
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            pinned.execute_command("LPUSH", keys.session, "x")
+        with pytest.raises(redis.exceptions.NoScriptError):
+            pinned.execute_command("EVALSHA", "0" * 40, 0)
+        assert pinned.execute_command("ECHO", "still in step") == "still in step"
+        assert [m.content for m in s.get_messages()] == ["héllo"]
+    finally:
+        full.close()
+        s.delete()
+
+
+def test_a_lost_pinned_connection_is_dropped_and_replaced(
+    redis_url: str, redis_test_url: str
+) -> None:
+    name = f"pyai-lost-{uuid.uuid4().hex[:8]}"
+    s = RedisSession(url=with_query(redis_test_url, client_name=name))
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        s.add_message("user", "first")
+        first = _pinned(s).client_id()
+        admin.client_kill_filter(_id=first)
+        with pytest.raises(BackendUnavailableError, match="may or may not have been applied"):
+            s.add_message("user", "second")  # an append is never re-sent
+        assert [m.content for m in s.get_messages()] == ["first"]  # a new connection
+        second = _pinned(s).client_id()
+        assert second != first
+        admin.client_kill_filter(_id=second)
+        assert s.count() == 1  # a read is retried once
+        assert _named_connections(admin, name) == 1
+        connection = _pinned(s).connection
+        if hasattr(connection, "mark_for_reconnect"):  # redis-py >= 7: server maintenance
+            third = _pinned(s).client_id()
+            connection.mark_for_reconnect()
+            s.add_message("user", "after maintenance")  # answered, then the socket dropped
+            assert _pinned(s).client_id() != third
+        s.delete()
+    finally:
+        RedisSession.dispose_clients()
+        admin.close()
+
+
 def test_a_forked_child_never_uses_the_parents_connection(redis_test_url: str) -> None:
     s = RedisSession(url=redis_test_url)
     s.add_message("user", "from the parent")  # pins this thread's connection
