@@ -562,6 +562,9 @@ def test_a_pinned_connection_replies_as_the_full_client_does(
         ("EXISTS", keys.metadata, keys.session),
         ("TTL", keys.session),
         ("HGET", keys.metadata, "k"),
+        ("ECHO", "é \x00 ☃"),
+        ("ZSCORE", keys.messages, 1),  # an int argument; a callback (float)
+        ("CONFIG GET", "maxmemory-policy"),  # a two-word name; a callback (dict)
         ("PING",),
     ]
     try:

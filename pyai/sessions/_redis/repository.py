@@ -154,12 +154,12 @@ class RedisRepository:
 
         def call(client: Any) -> Any:
             try:
-                return client.evalsha(script.sha, numkeys, *keys, *args)
+                return client.execute_command("EVALSHA", script.sha, numkeys, *keys, *args)
             except NoScriptError:
                 # First use on this server (or after SCRIPT FLUSH / a restart): the
                 # refused call ran nothing, so loading and calling again is safe.
                 client.script_load(script.text)
-                return client.evalsha(script.sha, numkeys, *keys, *args)
+                return client.execute_command("EVALSHA", script.sha, numkeys, *keys, *args)
 
         return self._run(subject, call, idempotent=idempotent)
 
