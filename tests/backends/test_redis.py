@@ -544,16 +544,17 @@ def _pinned(session: RedisSession) -> Any:
     return repo.connection._for_this_thread()
 
 
+@pytest.mark.parametrize("protocol", ["2", "3"])
 def test_a_pinned_connection_replies_as_the_full_client_does(
-    redis_url: str, redis_test_url: str, redis_key_prefix: str
+    redis_url: str, redis_test_url: str, redis_key_prefix: str, protocol: str
 ) -> None:
     # The pinned client sends plain commands straight to its connection; the replies,
-    # reply callbacks included, must be what redis-py's full path gives.
-    s = RedisSession(url=redis_test_url, key_prefix=redis_key_prefix)
+    # reply callbacks included, must be what redis-py's full path gives (RESP2 and 3).
+    s = RedisSession(url=with_query(redis_test_url, protocol=protocol), key_prefix=redis_key_prefix)
     s.add_message("user", "héllo")
     s.set("k", [1, 2])
     pinned = _pinned(s)
-    full = redis.Redis.from_url(redis_url, decode_responses=True)
+    full = redis.Redis.from_url(with_query(redis_url, protocol=protocol), decode_responses=True)
     keys = session_keys(redis_key_prefix, s.session_id)
     commands: list[tuple[Any, ...]] = [
         ("HGETALL", keys.session),  # a callback: a dict, not a flat list
