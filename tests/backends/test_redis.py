@@ -556,6 +556,7 @@ def test_a_pinned_connection_replies_as_the_full_client_does(
     pinned = _pinned(s)
     full = redis.Redis.from_url(with_query(redis_url, protocol=protocol), decode_responses=True)
     keys = session_keys(redis_key_prefix, s.session_id)
+    (member,) = full.zrange(keys.messages, 0, -1)
     commands: list[tuple[Any, ...]] = [
         ("HGETALL", keys.session),  # a callback: a dict, not a flat list
         ("ZRANGE", keys.messages, 0, -1),
@@ -564,7 +565,8 @@ def test_a_pinned_connection_replies_as_the_full_client_does(
         ("TTL", keys.session),
         ("HGET", keys.metadata, "k"),
         ("ECHO", "é \x00 ☃"),
-        ("ZSCORE", keys.messages, 1),  # an int argument; a callback (float)
+        ("ZSCORE", keys.messages, member),  # a callback on RESP2: "1" -> 1.0
+        ("ZRANGEBYSCORE", keys.messages, 1, 1),  # int arguments
         ("CONFIG GET", "maxmemory-policy"),  # a two-word name; a callback (dict)
         ("PING",),
     ]
@@ -572,6 +574,7 @@ def test_a_pinned_connection_replies_as_the_full_client_does(
         for command in commands:
             assert pinned.execute_command(*command) == full.execute_command(*command)
         assert isinstance(pinned.execute_command("HGETALL", keys.session), dict)
+        assert pinned.execute_command("ZSCORE", keys.messages, member) == 1.0
         # An error reply is raised and leaves the connection in step with the server.
         with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
             pinned.execute_command("LPUSH", keys.session, "x")
@@ -602,16 +605,25 @@ def test_a_lost_pinned_connection_is_dropped_and_replaced(
         admin.client_kill_filter(_id=second)
         assert s.count() == 1  # a read is retried once
         assert _named_connections(admin, name) == 1
-        connection = _pinned(s).connection
-        if hasattr(connection, "mark_for_reconnect"):  # redis-py >= 7: server maintenance
-            third = _pinned(s).client_id()
-            connection.mark_for_reconnect()
-            s.add_message("user", "after maintenance")  # answered, then the socket dropped
-            assert _pinned(s).client_id() != third
         s.delete()
     finally:
         RedisSession.dispose_clients()
         admin.close()
+
+
+def test_a_maintenance_notice_drops_the_pinned_socket(redis_test_url: str) -> None:
+    s = RedisSession(url=redis_test_url)
+    try:
+        s.add_message("user", "before")
+        connection = _pinned(s).connection
+        if not hasattr(connection, "mark_for_reconnect"):
+            pytest.skip(f"redis-py {redis.__version__} has no maintenance notices (7.0+)")
+        before = _pinned(s).client_id()
+        connection.mark_for_reconnect()  # what redis-py does on a server's notice
+        assert s.add_message("user", "after").seq == 2  # answered, then the socket dropped
+        assert _pinned(s).client_id() != before
+    finally:
+        s.delete()
 
 
 def test_a_forked_child_never_uses_the_parents_connection(redis_test_url: str) -> None:

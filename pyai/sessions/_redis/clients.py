@@ -218,6 +218,11 @@ class _PinnedClient(redis.Redis):
         super().__init__(**kwargs)
         custom = self.connection_pool.connection_kwargs.get("command_packer")
         self._pack = None if custom is not None else _hiredis_pack
+        # The connection object stays the same across reconnects; redis-py >= 7 flags
+        # it when the server announces maintenance (older versions have no flag).
+        self._maintenance: Callable[[], bool] | None = getattr(
+            self.connection, "should_reconnect", None
+        )
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         # redis-py leaves the connection's methods unannotated.
@@ -230,15 +235,10 @@ class _PinnedClient(redis.Redis):
         else:
             conn.send_packed_command((pack(args),))
         reply = conn.read_response()
-        if _should_reconnect(conn):  # the server announced maintenance (redis-py >= 7)
-            conn.disconnect()
+        if self._maintenance is not None and self._maintenance():
+            conn.disconnect()  # as redis-py does: reconnect before the next command
         callback = self.response_callbacks.get(args[0])  # type: ignore[no-untyped-call]
         return reply if callback is None else callback(reply)
-
-
-def _should_reconnect(conn: Any) -> bool:
-    check = getattr(conn, "should_reconnect", None)
-    return bool(check is not None and check())
 
 
 class RedisConnection:
